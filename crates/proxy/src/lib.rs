@@ -1,0 +1,1 @@
+//! The host-side egress proxy. Under construction: see issue 3.

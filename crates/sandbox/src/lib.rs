@@ -1,0 +1,1 @@
+//! The Linux sandbox. Under construction: see issue 2.

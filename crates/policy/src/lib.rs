@@ -5,6 +5,7 @@
 //! errors that name the file, line, column and key. Turning paths into mounts is the sandbox
 //! crate's job; deciding network targets is the proxy crate's.
 
+pub mod host;
 mod schema;
 
 pub use schema::*;

@@ -1,0 +1,1 @@
+//! What this host can enforce. Filled in by `palisade doctor`.

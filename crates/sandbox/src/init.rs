@@ -1,0 +1,194 @@
+//! The sandbox's pid 1: sets up the namespaces it was cloned into, starts the command, forwards
+//! signals to it, reaps every orphan, and reports the command's status to the supervisor.
+//!
+//! The order, and why:
+//! 1. Die with the supervisor (`PR_SET_PDEATHSIG`), then re-check the parent, which may have
+//!    died before the call. When init dies, the kernel kills the whole pid namespace.
+//! 2. Not dumpable: the command runs with the same uid and must not read init's memory.
+//! 3. uid/gid maps: the caller keeps their own ids inside (`setgroups` denied first).
+//! 4. Hostname, mounts (see `mounts.rs`), then `lo` and the proxy listeners, whose descriptors
+//!    go to the supervisor.
+//! 5. Wait for the supervisor's go (it may first move this process into a cgroup), block the
+//!    signals to forward, fork the command, and learn from a close-on-exec pipe whether its
+//!    `execve` worked.
+//! 6. Forward signals and reap until the command exits; send its wait status; exit.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use crate::protocol::{self, Msg};
+use crate::{command, mounts, net, sys, SandboxSpec};
+
+const FORWARDED: &[libc::c_int] = &[
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGWINCH,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGCONT,
+];
+
+pub fn run(spec: &SandboxSpec, ctl: OwnedFd, parent: libc::pid_t) -> ! {
+    let code = match supervise(spec, &ctl, parent) {
+        Ok(()) => 0,
+        Err(msg) => {
+            let _ = protocol::send(&ctl, &msg, &[]);
+            125
+        }
+    };
+    // SAFETY: leave without running destructors: this is a forked copy of the supervisor.
+    unsafe { libc::_exit(code) }
+}
+
+fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(), Msg> {
+    let fail = |stage: &'static str| move |e: sys::SysError| Msg::SetupFailed(stage.into(), e.to_string());
+    // 1.
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, "PR_SET_PDEATHSIG")
+        .map_err(fail("init"))?;
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != parent {
+        // SAFETY: the supervisor is gone; nothing to report to.
+        unsafe { libc::_exit(125) };
+    }
+    // 2.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE").map_err(fail("init"))?;
+    // 3.
+    sys::write_file(Path::new("/proc/self/setgroups"), b"deny").map_err(fail("user namespace"))?;
+    let uid_map = format!("{0} {0} 1\n", spec.uid);
+    let gid_map = format!("{0} {0} 1\n", spec.gid);
+    sys::write_file(Path::new("/proc/self/uid_map"), uid_map.as_bytes()).map_err(fail("user namespace"))?;
+    sys::write_file(Path::new("/proc/self/gid_map"), gid_map.as_bytes()).map_err(fail("user namespace"))?;
+    // 4.
+    // SAFETY: a valid buffer and length.
+    unsafe { libc::sethostname(spec.hostname.as_ptr().cast(), spec.hostname.len()) };
+    mounts::build_root(&spec.fs).map_err(fail("filesystem"))?;
+    net::loopback_up().map_err(fail("network"))?;
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut present = Vec::new();
+    for addr in &spec.listeners {
+        match net::listen(*addr).map_err(fail("network"))? {
+            Some(fd) => {
+                fds.push(fd);
+                present.push(1u8);
+            }
+            None => present.push(0u8),
+        }
+    }
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    protocol::send(ctl, &Msg::Ready(present), &raw).map_err(fail("control"))?;
+    drop(fds);
+    // 5.
+    match protocol::recv(ctl) {
+        Ok((Msg::Go, _)) => {}
+        // SAFETY: the supervisor hung up or sent something else: nothing to start.
+        _ => unsafe { libc::_exit(125) },
+    }
+    let sigfd = block_forwarded().map_err(fail("signals"))?;
+    let (err_r, err_w) = sys::pipe().map_err(fail("exec"))?;
+    // SAFETY: init is single-threaded; the child only runs `command::run`, which never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Msg::SetupFailed("exec".into(), format!("fork: {}", sys::errno_text(sys::errno()))));
+    }
+    if pid == 0 {
+        drop(err_r);
+        command::run(spec, err_w);
+    }
+    drop(err_w);
+    let report = read_to_end(&err_r);
+    if !report.is_empty() {
+        let text = String::from_utf8_lossy(&report).into_owned();
+        reap(pid);
+        return Err(match text.strip_prefix('X') {
+            Some(n) => Msg::ExecFailed(n.parse().unwrap_or(libc::ENOENT)),
+            None => {
+                let body = text.strip_prefix('E').unwrap_or(&text);
+                let (stage, m) = body.split_once(": ").unwrap_or(("command", body));
+                Msg::SetupFailed(stage.to_string(), m.to_string())
+            }
+        });
+    }
+    protocol::send(ctl, &Msg::Started(pid), &[]).map_err(fail("control"))?;
+    // 6.
+    let status = forward_until_exit(&sigfd, pid);
+    protocol::send(ctl, &Msg::Exited(status), &[]).map_err(fail("control"))?;
+    Ok(())
+}
+
+fn block_forwarded() -> sys::SysResult<OwnedFd> {
+    // SAFETY: building and installing a signal mask; creating a signalfd for it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, *s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(sys::SysError { call: "signalfd", arg: String::new(), errno: sys::errno() });
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Returns the command's raw wait status once it has exited.
+fn forward_until_exit(sigfd: &OwnedFd, cmd: libc::pid_t) -> i32 {
+    loop {
+        // SAFETY: signalfd_siginfo is plain data; read fills it whole or fails.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: reading into a buffer of exactly `size` bytes.
+        let n = unsafe { libc::read(sigfd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        if n != size as isize {
+            continue;
+        }
+        let sig = info.ssi_signo as libc::c_int;
+        if sig != libc::SIGCHLD {
+            // The command is a session leader: its process group has its pid.
+            // SAFETY: plain kill calls.
+            unsafe {
+                if libc::kill(-cmd, sig) < 0 {
+                    libc::kill(cmd, sig);
+                }
+            }
+            continue;
+        }
+        loop {
+            let mut status = 0;
+            // SAFETY: reaping any child without blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            if pid == cmd {
+                return status;
+            }
+        }
+    }
+}
+
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+fn read_to_end(fd: &OwnedFd) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        // SAFETY: reading into a live buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && sys::errno() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+}

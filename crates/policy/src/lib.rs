@@ -5,7 +5,32 @@
 //! errors that name the file, line, column and key. Turning paths into mounts is the sandbox
 //! crate's job; deciding network targets is the proxy crate's.
 
+mod additions;
+mod builtin;
+mod discover;
+mod env;
+mod error;
 pub mod host;
+mod keypath;
+mod load;
+pub mod names;
+mod paths;
+mod render;
 mod schema;
+mod typed;
+mod units;
+mod validate;
 
+pub use additions::Additions;
+pub use builtin::{
+    builtin_default, BUILTIN_DENY_NAMES, BUILTIN_DENY_READ, BUILTIN_HOME_PROTECT,
+    BUILTIN_PROTECT_NAMES,
+};
+pub use discover::{discover, discover_in, user_config_dir, PolicySource};
+pub use env::{is_secret_env, SECRET_ENV_NAMES};
+pub use error::{FileError, PolicyError};
+pub use load::{load_file, load_str};
+pub use names::{glob_match, is_name_hidden, validate_name_pattern};
+pub use paths::{expand_path, normalize};
 pub use schema::*;
+pub use units::{parse_duration, parse_resolve, parse_size, validate_env_name, Cidr};

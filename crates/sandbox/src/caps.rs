@@ -20,10 +20,18 @@ pub fn drop_all() -> SysResult<()> {
         // SAFETY: prctl with integer arguments; EINVAL past the last capability is expected.
         let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
         if ret < 0 && sys::errno() != libc::EINVAL {
-            return Err(SysError { call: "prctl", arg: format!("PR_CAPBSET_DROP {cap}"), errno: sys::errno() });
+            return Err(SysError {
+                call: "prctl",
+                arg: format!("PR_CAPBSET_DROP {cap}"),
+                errno: sys::errno(),
+            });
         }
     }
-    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, "PR_CAP_AMBIENT")?;
+    sys::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        "PR_CAP_AMBIENT",
+    )?;
     let bits = SECBIT_NOROOT
         | SECBIT_NOROOT_LOCKED
         | SECBIT_NO_SETUID_FIXUP
@@ -31,7 +39,11 @@ pub fn drop_all() -> SysResult<()> {
         | SECBIT_KEEP_CAPS_LOCKED
         | SECBIT_NO_CAP_AMBIENT_RAISE
         | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    sys::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, "PR_SET_SECUREBITS")?;
+    sys::prctl(
+        libc::PR_SET_SECUREBITS,
+        bits as libc::c_ulong,
+        "PR_SET_SECUREBITS",
+    )?;
     #[repr(C)]
     struct Header {
         version: u32,
@@ -44,12 +56,23 @@ pub fn drop_all() -> SysResult<()> {
         permitted: u32,
         inheritable: u32,
     }
-    let header = Header { version: 0x2008_0522, pid: 0 }; // _LINUX_CAPABILITY_VERSION_3
-    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    }; // _LINUX_CAPABILITY_VERSION_3
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
     // SAFETY: header and data have the layout capset(2) expects for version 3.
     let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
     if ret < 0 {
-        return Err(SysError { call: "capset", arg: "0".into(), errno: sys::errno() });
+        return Err(SysError {
+            call: "capset",
+            arg: "0".into(),
+            errno: sys::errno(),
+        });
     }
     Ok(())
 }

@@ -48,7 +48,10 @@ fn prepare(spec: &SandboxSpec, err: &OwnedFd) -> Result<(), String> {
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
     // 3.
-    step("chdir", sys::chdir(&spec.cwd).or_else(|_| sys::chdir(std::path::Path::new("/"))))?;
+    step(
+        "chdir",
+        sys::chdir(&spec.cwd).or_else(|_| sys::chdir(std::path::Path::new("/"))),
+    )?;
     // 4.
     step("close fds", sys::close_fds_from(3, Some(err.as_raw_fd())))?;
     // 5.
@@ -58,7 +61,10 @@ fn prepare(spec: &SandboxSpec, err: &OwnedFd) -> Result<(), String> {
     // 6.
     step("capabilities", caps::drop_all())?;
     // 7.
-    step("no_new_privs", sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS"))?;
+    step(
+        "no_new_privs",
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS"),
+    )?;
     // 8.
     if spec.landlock {
         let mut roots = spec.fs.write_roots.clone();
@@ -72,8 +78,14 @@ fn prepare(spec: &SandboxSpec, err: &OwnedFd) -> Result<(), String> {
 /// Tries each `PATH` entry like `execvp`, and reports ENOENT only if every candidate was
 /// missing, so a found-but-not-executable file yields 126 rather than 127.
 fn exec(spec: &SandboxSpec) -> String {
-    let Some(prog) = spec.argv.first() else { return "X2".to_string() };
-    let argv: Vec<CString> = spec.argv.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+    let Some(prog) = spec.argv.first() else {
+        return "X2".to_string();
+    };
+    let argv: Vec<CString> = spec
+        .argv
+        .iter()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
     let envp: Vec<CString> = spec
         .env
         .iter()
@@ -111,7 +123,9 @@ fn exec(spec: &SandboxSpec) -> String {
     };
     let mut worst = libc::ENOENT;
     for cand in candidates {
-        let Ok(c) = CString::new(cand.as_bytes()) else { continue };
+        let Ok(c) = CString::new(cand.as_bytes()) else {
+            continue;
+        };
         // SAFETY: argv and envp are null-terminated arrays of valid C strings.
         unsafe { libc::execve(c.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr()) };
         let e = sys::errno();

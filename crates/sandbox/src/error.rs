@@ -7,7 +7,9 @@ use crate::sys::{self, SysError};
 pub enum SandboxError {
     #[error(transparent)]
     Resolve(#[from] ResolveError),
-    #[error("the supervisor has {0} threads; the sandbox must be cloned from a single-threaded process")]
+    #[error(
+        "the supervisor has {0} threads; the sandbox must be cloned from a single-threaded process"
+    )]
     NotSingleThreaded(usize),
     #[error("cannot create the sandbox's namespaces: clone: {}{}", sys::errno_text(*.0), clone_hint(*.0))]
     Clone(i32),

@@ -43,12 +43,27 @@ pub fn run(spec: &SandboxSpec, ctl: OwnedFd, parent: libc::pid_t) -> ! {
 }
 
 fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(), Msg> {
-    let fail = |stage: &'static str| move |e: sys::SysError| Msg::SetupFailed(stage.into(), e.to_string());
+    let fail =
+        |stage: &'static str| move |e: sys::SysError| Msg::SetupFailed(stage.into(), e.to_string());
     // 1.
-    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, "PR_SET_PDEATHSIG")
-        .map_err(fail("init"))?;
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } != parent {
+    sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        "PR_SET_PDEATHSIG",
+    )
+    .map_err(fail("init"))?;
+    // In a new pid namespace getppid() is 0, so the supervisor's liveness is read from the
+    // control socket instead: a hang-up means it died before the death signal was armed.
+    let _ = parent;
+    let mut pfd = libc::pollfd {
+        fd: ctl.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: polling one descriptor without blocking.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } > 0
+        && pfd.revents & (libc::POLLHUP | libc::POLLRDHUP) != 0
+    {
         // SAFETY: the supervisor is gone; nothing to report to.
         unsafe { libc::_exit(125) };
     }
@@ -58,8 +73,10 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
     sys::write_file(Path::new("/proc/self/setgroups"), b"deny").map_err(fail("user namespace"))?;
     let uid_map = format!("{0} {0} 1\n", spec.uid);
     let gid_map = format!("{0} {0} 1\n", spec.gid);
-    sys::write_file(Path::new("/proc/self/uid_map"), uid_map.as_bytes()).map_err(fail("user namespace"))?;
-    sys::write_file(Path::new("/proc/self/gid_map"), gid_map.as_bytes()).map_err(fail("user namespace"))?;
+    sys::write_file(Path::new("/proc/self/uid_map"), uid_map.as_bytes())
+        .map_err(fail("user namespace"))?;
+    sys::write_file(Path::new("/proc/self/gid_map"), gid_map.as_bytes())
+        .map_err(fail("user namespace"))?;
     // 4.
     // SAFETY: a valid buffer and length.
     unsafe { libc::sethostname(spec.hostname.as_ptr().cast(), spec.hostname.len()) };
@@ -90,7 +107,10 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
     // SAFETY: init is single-threaded; the child only runs `command::run`, which never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(Msg::SetupFailed("exec".into(), format!("fork: {}", sys::errno_text(sys::errno()))));
+        return Err(Msg::SetupFailed(
+            "exec".into(),
+            format!("fork: {}", sys::errno_text(sys::errno())),
+        ));
     }
     if pid == 0 {
         drop(err_r);
@@ -129,7 +149,11 @@ fn block_forwarded() -> sys::SysResult<OwnedFd> {
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
         if fd < 0 {
-            return Err(sys::SysError { call: "signalfd", arg: String::new(), errno: sys::errno() });
+            return Err(sys::SysError {
+                call: "signalfd",
+                arg: String::new(),
+                errno: sys::errno(),
+            });
         }
         Ok(OwnedFd::from_raw_fd(fd))
     }
@@ -142,7 +166,13 @@ fn forward_until_exit(sigfd: &OwnedFd, cmd: libc::pid_t) -> i32 {
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         // SAFETY: reading into a buffer of exactly `size` bytes.
-        let n = unsafe { libc::read(sigfd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        let n = unsafe {
+            libc::read(
+                sigfd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
         if n != size as isize {
             continue;
         }

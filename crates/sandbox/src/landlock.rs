@@ -62,13 +62,21 @@ pub fn restrict(write_roots: &[PathBuf]) -> Result<(), String> {
             ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
         }
         let mut created = ruleset.create()?;
-        created = created.add_rules(landlock::path_beneath_rules(["/"], AccessFs::from_read(abi)))?;
-        created = created.add_rules(landlock::path_beneath_rules(write_roots, AccessFs::from_all(abi)))?;
+        created = created.add_rules(landlock::path_beneath_rules(
+            ["/"],
+            AccessFs::from_read(abi),
+        ))?;
+        created = created.add_rules(landlock::path_beneath_rules(
+            write_roots,
+            AccessFs::from_all(abi),
+        ))?;
         Ok(created.restrict_self()?.ruleset)
     };
     match build() {
         Ok(RulesetStatus::FullyEnforced) => Ok(()),
-        Ok(other) => Err(format!("Landlock was not fully enforced ({other:?}) at ABI {version}")),
+        Ok(other) => Err(format!(
+            "Landlock was not fully enforced ({other:?}) at ABI {version}"
+        )),
         Err(e) => Err(format!("Landlock: {e}")),
     }
 }

@@ -25,10 +25,22 @@ const MS_BIND_REC: libc::c_ulong = libc::MS_BIND | libc::MS_REC;
 
 pub fn build_root(plan: &FsPlan) -> SysResult<()> {
     // 1.
-    sys::mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
     // 2.
     let flags = libc::MS_NOSUID | libc::MS_NODEV;
-    sys::mount(None, Path::new(STAGE), Some("tmpfs"), flags, Some("mode=0700"))?;
+    sys::mount(
+        None,
+        Path::new(STAGE),
+        Some("tmpfs"),
+        flags,
+        Some("mode=0700"),
+    )?;
     sys::chdir(Path::new(STAGE))?;
     for d in ["oldroot", "newroot", "empty"] {
         sys::mkdir(Path::new(d), 0o700)?;
@@ -61,7 +73,11 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
             }
             Action::MaskDir { traversable } => {
                 mount_point(&dst, true, &scratch)?;
-                let mode = if *traversable { "mode=0111" } else { "mode=0000" };
+                let mode = if *traversable {
+                    "mode=0111"
+                } else {
+                    "mode=0000"
+                };
                 let data = format!("{mode},size=64k,nr_inodes=1024");
                 sys::mount(None, &dst, Some("tmpfs"), flags, Some(&data))?;
                 scratch.push(dst.clone());
@@ -69,7 +85,13 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
             }
             Action::MaskFile => {
                 mount_point(&dst, false, &scratch)?;
-                sys::mount(Some(Path::new("/empty/file")), &dst, None, libc::MS_BIND, None)?;
+                sys::mount(
+                    Some(Path::new("/empty/file")),
+                    &dst,
+                    None,
+                    libc::MS_BIND,
+                    None,
+                )?;
                 sys::mount_setattr(&dst, ro, false)?;
             }
             Action::Tmpfs { size } => {
@@ -145,11 +167,23 @@ fn build_dev(dev: &Path) -> SysResult<()> {
     }
     let pts = dev.join("pts");
     sys::mkdir(&pts, 0o755)?;
-    sys::mount(None, &pts, Some("devpts"), flags, Some("newinstance,ptmxmode=0666,mode=0620"))?;
+    sys::mount(
+        None,
+        &pts,
+        Some("devpts"),
+        flags,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )?;
     symlink("pts/ptmx", &dev.join("ptmx"))?;
     let shm = dev.join("shm");
     sys::mkdir(&shm, 0o1777)?;
-    sys::mount(None, &shm, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("mode=1777"))?;
+    sys::mount(
+        None,
+        &shm,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=1777"),
+    )?;
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),

@@ -13,7 +13,11 @@ pub fn loopback_up() -> SysResult<()> {
     // SAFETY: a plain datagram socket used only for the interface ioctls below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(SysError { call: "socket", arg: "AF_INET".into(), errno: errno() });
+        return Err(SysError {
+            call: "socket",
+            arg: "AF_INET".into(),
+            errno: errno(),
+        });
     }
     // SAFETY: fd was just created and is owned here.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -26,11 +30,19 @@ pub fn loopback_up() -> SysResult<()> {
     // SAFETY: req is a valid ifreq for SIOCGIFFLAGS/SIOCSIFFLAGS.
     unsafe {
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
-            return Err(SysError { call: "ioctl", arg: "SIOCGIFFLAGS lo".into(), errno: errno() });
+            return Err(SysError {
+                call: "ioctl",
+                arg: "SIOCGIFFLAGS lo".into(),
+                errno: errno(),
+            });
         }
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
-            return Err(SysError { call: "ioctl", arg: "SIOCSIFFLAGS lo".into(), errno: errno() });
+            return Err(SysError {
+                call: "ioctl",
+                arg: "SIOCSIFFLAGS lo".into(),
+                errno: errno(),
+            });
         }
     }
     Ok(())
@@ -39,7 +51,11 @@ pub fn loopback_up() -> SysResult<()> {
 /// Binds and listens on `addr`. Returns `Ok(None)` when the address family does not exist in
 /// this namespace (a kernel without IPv6): one missing family must never stop the other.
 pub fn listen(addr: SocketAddr) -> SysResult<Option<OwnedFd>> {
-    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: plain socket creation.
     let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -47,7 +63,11 @@ pub fn listen(addr: SocketAddr) -> SysResult<Option<OwnedFd>> {
         if e == libc::EAFNOSUPPORT {
             return Ok(None);
         }
-        return Err(SysError { call: "socket", arg: addr.to_string(), errno: e });
+        return Err(SysError {
+            call: "socket",
+            arg: addr.to_string(),
+            errno: e,
+        });
     }
     // SAFETY: fd was just created and is owned here.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -65,19 +85,33 @@ pub fn listen(addr: SocketAddr) -> SysResult<Option<OwnedFd>> {
     }
     let (storage, len) = sockaddr(addr);
     // SAFETY: storage holds a sockaddr of length len.
-    let ret = unsafe { libc::bind(sock.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) };
+    let ret = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    };
     if ret < 0 {
         let e = errno();
         if addr.is_ipv6() && (e == libc::EADDRNOTAVAIL || e == libc::EAFNOSUPPORT) {
             return Ok(None);
         }
-        return Err(SysError { call: "bind", arg: addr.to_string(), errno: e });
+        return Err(SysError {
+            call: "bind",
+            arg: addr.to_string(),
+            errno: e,
+        });
     }
     // A deep backlog: bursts of parallel clients must queue, never be refused, even before
     // the proxy's first accept.
     // SAFETY: listen on a bound socket.
     if unsafe { libc::listen(sock.as_raw_fd(), 4096) } < 0 {
-        return Err(SysError { call: "listen", arg: addr.to_string(), errno: errno() });
+        return Err(SysError {
+            call: "listen",
+            arg: addr.to_string(),
+            errno: errno(),
+        });
     }
     Ok(Some(sock))
 }
@@ -90,7 +124,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_in fits in sockaddr_storage.
@@ -102,7 +138,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: 0,
             };
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.

@@ -37,7 +37,10 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
 
 pub fn decode(buf: &[u8]) -> Option<Msg> {
     let (tag, body) = buf.split_first()?;
-    let int = || body.get(..4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let int = || {
+        body.get(..4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     Some(match tag {
         b'R' => Msg::Ready(body.to_vec()),
         b'G' => Msg::Go,
@@ -63,7 +66,11 @@ pub fn recv(sock: &impl AsRawFd) -> SysResult<(Msg, Vec<OwnedFd>)> {
     let (n, fds) = sys::recv_with_fds(sock, &mut buf)?;
     match decode(&buf[..n]) {
         Some(m) => Ok((m, fds)),
-        None => Err(sys::SysError { call: "recvmsg", arg: "control".into(), errno: libc::EPIPE }),
+        None => Err(sys::SysError {
+            call: "recvmsg",
+            arg: "control".into(),
+            errno: libc::EPIPE,
+        }),
     }
 }
 

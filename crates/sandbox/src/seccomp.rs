@@ -107,7 +107,12 @@ struct Insn {
 }
 
 const fn stmt(code: u16, k: u32) -> Insn {
-    Insn { code, jt: 0, jf: 0, k }
+    Insn {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Insn {
     Insn { code, jt, jf, k }
@@ -124,11 +129,17 @@ fn program() -> Vec<Insn> {
         stmt(BPF_LD_W_ABS, OFF_NR),
     ];
     #[cfg(target_arch = "x86_64")]
-    p.extend([jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1), stmt(BPF_RET_K, eperm)]);
+    p.extend([
+        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+        stmt(BPF_RET_K, eperm),
+    ]);
     for nr in denied() {
         p.extend([jump(BPF_JEQ_K, nr as u32, 0, 1), stmt(BPF_RET_K, eperm)]);
     }
-    p.extend([jump(BPF_JEQ_K, libc::SYS_clone3 as u32, 0, 1), stmt(BPF_RET_K, enosys)]);
+    p.extend([
+        jump(BPF_JEQ_K, libc::SYS_clone3 as u32, 0, 1),
+        stmt(BPF_RET_K, enosys),
+    ]);
     // clone and unshare: refuse any namespace flag in the (32-bit) flags argument.
     for nr in [libc::SYS_clone, libc::SYS_unshare] {
         p.extend([
@@ -169,13 +180,25 @@ pub fn install() -> SysResult<()> {
         len: u16,
         filter: *const Insn,
     }
-    let fprog = Fprog { len: prog.len() as u16, filter: prog.as_ptr() };
+    let fprog = Fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr(),
+    };
     // SAFETY: fprog points at a live, well-formed program for the duration of the call.
     let ret = unsafe {
-        libc::syscall(libc::SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0u32, &fprog as *const Fprog)
+        libc::syscall(
+            libc::SYS_seccomp,
+            1, /* SECCOMP_SET_MODE_FILTER */
+            0u32,
+            &fprog as *const Fprog,
+        )
     };
     if ret < 0 {
-        return Err(SysError { call: "seccomp", arg: "SET_MODE_FILTER".into(), errno: crate::sys::errno() });
+        return Err(SysError {
+            call: "seccomp",
+            arg: "SET_MODE_FILTER".into(),
+            errno: crate::sys::errno(),
+        });
     }
     Ok(())
 }

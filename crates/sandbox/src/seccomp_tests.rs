@@ -25,7 +25,11 @@ fn run(prog: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
                     BPF_JGE_K => acc >= ins.k,
                     _ => acc & ins.k != 0,
                 };
-                pc += if hit { ins.jt as usize } else { ins.jf as usize };
+                pc += if hit {
+                    ins.jt as usize
+                } else {
+                    ins.jf as usize
+                };
             }
             other => panic!("unexpected opcode {other:#x}"),
         }
@@ -58,25 +62,49 @@ fn clone_with_namespace_flags_is_refused_and_plain_fork_allowed() {
     assert_eq!(decide(libc::SYS_clone, [sigchld, 0, 0, 0, 0, 0]), RET_ALLOW);
     let ns = (libc::CLONE_NEWUSER as u64) | sigchld;
     assert_eq!(decide(libc::SYS_clone, [ns, 0, 0, 0, 0, 0]), EPERM);
-    assert_eq!(decide(libc::SYS_unshare, [libc::CLONE_NEWNS as u64, 0, 0, 0, 0, 0]), EPERM);
-    assert_eq!(decide(libc::SYS_unshare, [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0]), RET_ALLOW);
-    assert_eq!(decide(libc::SYS_clone3, [0; 6]), RET_ERRNO | libc::ENOSYS as u32);
+    assert_eq!(
+        decide(libc::SYS_unshare, [libc::CLONE_NEWNS as u64, 0, 0, 0, 0, 0]),
+        EPERM
+    );
+    assert_eq!(
+        decide(libc::SYS_unshare, [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        decide(libc::SYS_clone3, [0; 6]),
+        RET_ERRNO | libc::ENOSYS as u32
+    );
 }
 
 #[test]
 fn tiocsti_is_refused_on_the_low_32_bits() {
     let high = 0xdead_beef_0000_0000u64 | TIOCSTI as u64;
-    assert_eq!(decide(libc::SYS_ioctl, [0, TIOCSTI as u64, 0, 0, 0, 0]), EPERM);
+    assert_eq!(
+        decide(libc::SYS_ioctl, [0, TIOCSTI as u64, 0, 0, 0, 0]),
+        EPERM
+    );
     assert_eq!(decide(libc::SYS_ioctl, [0, high, 0, 0, 0, 0]), EPERM);
-    assert_eq!(decide(libc::SYS_ioctl, [0, TIOCLINUX as u64, 0, 0, 0, 0]), EPERM);
-    assert_eq!(decide(libc::SYS_ioctl, [0, libc::TCGETS, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(
+        decide(libc::SYS_ioctl, [0, TIOCLINUX as u64, 0, 0, 0, 0]),
+        EPERM
+    );
+    assert_eq!(
+        decide(libc::SYS_ioctl, [0, libc::TCGETS, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
 }
 
 #[test]
 fn personality_changes_are_refused_but_queries_allowed() {
-    assert_eq!(decide(libc::SYS_personality, [0xffff_ffff, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(
+        decide(libc::SYS_personality, [0xffff_ffff, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
     assert_eq!(decide(libc::SYS_personality, [0, 0, 0, 0, 0, 0]), RET_ALLOW);
-    assert_eq!(decide(libc::SYS_personality, [0x0040000, 0, 0, 0, 0, 0]), EPERM);
+    assert_eq!(
+        decide(libc::SYS_personality, [0x0040000, 0, 0, 0, 0, 0]),
+        EPERM
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -85,5 +113,8 @@ fn x32_and_foreign_arch_are_refused() {
     let x32_read = X32_SYSCALL_BIT | libc::SYS_read as u32;
     assert_eq!(run(&program(), AUDIT_ARCH, x32_read, [0; 6]), EPERM);
     const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-    assert_eq!(run(&program(), AUDIT_ARCH_I386, 3, [0; 6]), RET_KILL_PROCESS);
+    assert_eq!(
+        run(&program(), AUDIT_ARCH_I386, 3, [0; 6]),
+        RET_KILL_PROCESS
+    );
 }

@@ -59,7 +59,14 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
     let flags = NAMESPACES | libc::CLONE_PIDFD | libc::SIGCHLD;
     // SAFETY: a fork-like clone (no new stack); the child continues below, single-threaded.
     let pid = unsafe {
-        libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0usize, &mut pidfd as *mut RawFd, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            &mut pidfd as *mut RawFd,
+            0usize,
+            0usize,
+        )
     };
     if pid < 0 {
         return Err(SandboxError::Clone(sys::errno()));
@@ -71,12 +78,21 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
     drop(ctl_child);
     // SAFETY: the kernel returned a fresh pidfd for the child.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let mut sandbox = Sandbox { init_pid: pid as libc::pid_t, pidfd, ctl: ctl_parent, listeners: Vec::new() };
+    let mut sandbox = Sandbox {
+        init_pid: pid as libc::pid_t,
+        pidfd,
+        ctl: ctl_parent,
+        listeners: Vec::new(),
+    };
     match protocol::recv(&sandbox.ctl) {
         Ok((Msg::Ready(present), fds)) => {
             let mut fds = fds.into_iter();
             for p in present {
-                let l = if p == 1 { fds.next().map(TcpListener::from) } else { None };
+                let l = if p == 1 {
+                    fds.next().map(TcpListener::from)
+                } else {
+                    None
+                };
                 sandbox.listeners.push(l);
             }
             Ok(sandbox)
@@ -88,7 +104,10 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
         Ok((other, _)) => Err(SandboxError::Protocol(format!("unexpected {other:?}"))),
         Err(e) => {
             sandbox.reap();
-            Err(SandboxError::Setup { stage: "init".into(), message: format!("init exited early ({e})") })
+            Err(SandboxError::Setup {
+                stage: "init".into(),
+                message: format!("init exited early ({e})"),
+            })
         }
     }
 }
@@ -100,7 +119,9 @@ impl Sandbox {
         match protocol::recv(&self.ctl) {
             Ok((Msg::Started(pid), _)) => Ok(pid),
             Ok((Msg::ExecFailed(errno), _)) => Err(SandboxError::Exec(errno)),
-            Ok((Msg::SetupFailed(stage, message), _)) => Err(SandboxError::Setup { stage, message }),
+            Ok((Msg::SetupFailed(stage, message), _)) => {
+                Err(SandboxError::Setup { stage, message })
+            }
             Ok((other, _)) => Err(SandboxError::Protocol(format!("unexpected {other:?}"))),
             Err(e) => Err(SandboxError::Protocol(format!("init hung up: {e}"))),
         }
@@ -129,7 +150,13 @@ impl Sandbox {
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: pidfd_send_signal on our own child's pidfd cannot hit a recycled pid.
         unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0u32)
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<u8>(),
+                0u32,
+            )
         };
     }
 

@@ -27,12 +27,18 @@ impl std::error::Error for SysError {}
 pub type SysResult<T> = Result<T, SysError>;
 
 pub fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn check(ret: libc::c_long, call: &'static str, arg: impl FnOnce() -> String) -> SysResult<i64> {
     if ret < 0 {
-        Err(SysError { call, arg: arg(), errno: errno() })
+        Err(SysError {
+            call,
+            arg: arg(),
+            errno: errno(),
+        })
     } else {
         Ok(ret as i64)
     }
@@ -69,7 +75,12 @@ struct MountAttr {
 /// read-only all the way down.
 pub fn mount_setattr(path: &Path, set: u64, recursive: bool) -> SysResult<()> {
     let c = cstr(path)?;
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let flags = if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: valid C string and a properly sized attribute struct.
     let ret = unsafe {
@@ -103,7 +114,9 @@ pub fn mount(
             target_c.as_ptr(),
             fstype_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             flags,
-            data_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr().cast()),
+            data_c
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr().cast()),
         )
     };
     check(ret.into(), "mount", || match src {
@@ -149,7 +162,13 @@ pub fn mkdir(path: &Path, mode: libc::mode_t) -> SysResult<()> {
 pub fn touch(path: &Path, mode: libc::mode_t) -> SysResult<()> {
     let c = cstr(path)?;
     // SAFETY: valid C string; the fd is closed right away.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, mode) };
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            mode,
+        )
+    };
     check(fd.into(), "open", || show(path))?;
     // SAFETY: fd was just returned by open.
     unsafe { libc::close(fd) };
@@ -166,7 +185,15 @@ pub fn write_file(path: &Path, data: &[u8]) -> SysResult<()> {
 
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong, what: &'static str) -> SysResult<()> {
     // SAFETY: prctl with integer arguments only.
-    let ret = unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    let ret = unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
     check(ret.into(), "prctl", || what.to_string()).map(|_| ())
 }
 
@@ -224,7 +251,10 @@ pub fn pipe() -> SysResult<(OwnedFd, OwnedFd)> {
 
 /// Sends descriptors (possibly none) with a small payload over a Unix socket.
 pub fn send_with_fds(sock: &impl AsRawFd, payload: &[u8], fds: &[RawFd]) -> SysResult<()> {
-    let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut _, iov_len: payload.len() };
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut _,
+        iov_len: payload.len(),
+    };
     let space = if fds.is_empty() {
         0
     } else {
@@ -244,7 +274,8 @@ pub fn send_with_fds(sock: &impl AsRawFd, payload: &[u8], fds: &[RawFd]) -> SysR
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * std::mem::size_of::<RawFd>()) as u32) as usize;
+            (*cmsg).cmsg_len =
+                libc::CMSG_LEN((fds.len() * std::mem::size_of::<RawFd>()) as u32) as usize;
             std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast(), fds.len());
         }
     }
@@ -255,7 +286,10 @@ pub fn send_with_fds(sock: &impl AsRawFd, payload: &[u8], fds: &[RawFd]) -> SysR
 
 /// Receives one message and any descriptors sent with it. Returns an empty payload at EOF.
 pub fn recv_with_fds(sock: &impl AsRawFd, buf: &mut [u8]) -> SysResult<(usize, Vec<OwnedFd>)> {
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE((16 * std::mem::size_of::<RawFd>()) as u32) as usize };
     let mut cbuf = vec![0u8; space];
@@ -280,7 +314,8 @@ pub fn recv_with_fds(sock: &impl AsRawFd, buf: &mut [u8]) -> SysResult<(usize, V
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(cmsg) as *const RawFd;
-                let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                let count =
+                    ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
                 for i in 0..count {
                     fds.push(OwnedFd::from_raw_fd(*data.add(i)));
                 }
@@ -294,5 +329,7 @@ pub fn recv_with_fds(sock: &impl AsRawFd, buf: &mut [u8]) -> SysResult<(usize, V
 /// `strerror`-style text for an errno, for messages assembled from raw numbers.
 pub fn errno_text(errno: i32) -> String {
     // SAFETY: strerror returns a pointer to a static or thread-local string.
-    unsafe { CStr::from_ptr(libc::strerror(errno)) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(libc::strerror(errno)) }
+        .to_string_lossy()
+        .into_owned()
 }

@@ -57,7 +57,10 @@ mod tests {
     }
 
     fn host(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        pairs.iter().map(|(a, b)| (OsString::from(*a), OsString::from(*b))).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (OsString::from(*a), OsString::from(*b)))
+            .collect()
     }
 
     #[test]
@@ -74,7 +77,10 @@ mod tests {
             secret,
             &["NPM_TOKEN".to_string()],
             &[("FOO".to_string(), "bar".to_string())],
-            &[("HTTP_PROXY".to_string(), "http://127.0.0.1:3128".to_string())],
+            &[(
+                "HTTP_PROXY".to_string(),
+                "http://127.0.0.1:3128".to_string(),
+            )],
         );
         assert_eq!(
             env.vars,
@@ -85,6 +91,9 @@ mod tests {
                 ("HTTP_PROXY", "http://127.0.0.1:3128"),
             ])
         );
-        assert_eq!(env.removed, vec!["GITHUB_TOKEN".to_string(), "INNOCENT".to_string()]);
+        assert_eq!(
+            env.removed,
+            vec!["GITHUB_TOKEN".to_string(), "INNOCENT".to_string()]
+        );
     }
 }

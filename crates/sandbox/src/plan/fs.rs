@@ -85,8 +85,9 @@ const SYSTEM_DIRS: &[&str] = &["/proc", "/dev", "/sys"];
 pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
     let mut plan = FsPlan::default();
     let mut rules: BTreeMap<PathBuf, Kind> = BTreeMap::new();
-    let lexical_roots: Vec<PathBuf> =
-        std::iter::once(inputs.workspace.clone()).chain(inputs.allow_write.iter().cloned()).collect();
+    let lexical_roots: Vec<PathBuf> = std::iter::once(inputs.workspace.clone())
+        .chain(inputs.allow_write.iter().cloned())
+        .collect();
 
     // 1. Writable roots.
     for raw in &lexical_roots {
@@ -148,7 +149,9 @@ pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
     protect.extend(inputs.protect.iter().cloned());
     protect.extend(inputs.exe.iter().cloned());
     for raw in protect {
-        let Some(p) = resolve_rule_path(&raw, &roots)? else { continue };
+        let Some(p) = resolve_rule_path(&raw, &roots)? else {
+            continue;
+        };
         if !roots.iter().any(|r| p.starts_with(r)) {
             continue; // outside every writable root it is read-only already
         }
@@ -161,7 +164,13 @@ pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
 
     // 4. Host daemon sockets.
     let mut sockets = find_sockets(Path::new("/run"), 6);
-    sockets.extend(inputs.extra_sockets.iter().filter(|p| is_socket(p)).cloned());
+    sockets.extend(
+        inputs
+            .extra_sockets
+            .iter()
+            .filter(|p| is_socket(p))
+            .cloned(),
+    );
     for s in sockets {
         if !inputs.allow_unix_sockets.iter().any(|a| a == &s) {
             add(&mut rules, s, Kind::Deny);
@@ -171,7 +180,10 @@ pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
     rules.retain(|path, _| {
         let system = SYSTEM_DIRS.iter().any(|d| path.starts_with(d));
         if system {
-            plan.warnings.push(format!("rule on {} ignored: the sandbox has its own", path.display()));
+            plan.warnings.push(format!(
+                "rule on {} ignored: the sandbox has its own",
+                path.display()
+            ));
         }
         !system && path != Path::new("/")
     });
@@ -229,13 +241,17 @@ fn git_protected(dir: &Path) -> Vec<PathBuf> {
 
 fn is_socket(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    path.symlink_metadata().map(|m| m.file_type().is_socket()).unwrap_or(false)
+    path.symlink_metadata()
+        .map(|m| m.file_type().is_socket())
+        .unwrap_or(false)
 }
 
 fn find_sockets(dir: &Path, depth: usize) -> Vec<PathBuf> {
     use std::os::unix::fs::FileTypeExt;
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in entries.flatten() {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_socket() {
@@ -251,7 +267,9 @@ fn find_sockets(dir: &Path, depth: usize) -> Vec<PathBuf> {
 /// nothing (a deny inside a deny, a protect outside any writable root).
 fn order_ops(rules: &BTreeMap<PathBuf, Kind>, tmp_size: Option<u64>) -> Vec<MountOp> {
     let nearest = |p: &Path| -> Option<(PathBuf, Kind)> {
-        p.ancestors().skip(1).find_map(|a| rules.get(a).map(|k| (a.to_path_buf(), *k)))
+        p.ancestors()
+            .skip(1)
+            .find_map(|a| rules.get(a).map(|k| (a.to_path_buf(), *k)))
     };
     let mut ops: Vec<MountOp> = Vec::new();
     let mut anchors: Vec<PathBuf> = Vec::new();
@@ -287,10 +305,19 @@ fn order_ops(rules: &BTreeMap<PathBuf, Kind>, tmp_size: Option<u64>) -> Vec<Moun
                 }
             }
         };
-        ops.push(MountOp { path: path.clone(), action });
+        ops.push(MountOp {
+            path: path.clone(),
+            action,
+        });
     }
-    ops.extend(anchors.into_iter().map(|path| MountOp { path, action: Action::Anchor }));
-    ops.push(MountOp { path: PathBuf::from("/tmp"), action: Action::Tmpfs { size: tmp_size } });
+    ops.extend(anchors.into_iter().map(|path| MountOp {
+        path,
+        action: Action::Anchor,
+    }));
+    ops.push(MountOp {
+        path: PathBuf::from("/tmp"),
+        action: Action::Tmpfs { size: tmp_size },
+    });
     // Stable sort: shallowest first; at equal depth the paths are disjoint, so any order holds.
     ops.sort_by_key(|op| op.path.components().count());
     ops

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 fn op(path: &Path, action: Action) -> MountOp {
-    MountOp { path: path.to_path_buf(), action }
+    MountOp {
+        path: path.to_path_buf(),
+        action,
+    }
 }
 
 fn tmp_op() -> MountOp {
@@ -15,7 +18,11 @@ fn tmp_op() -> MountOp {
 
 /// The plan minus the host's own `/run` sockets, which vary from machine to machine.
 fn ops_under(plan: &FsPlan, root: &Path) -> Vec<MountOp> {
-    plan.ops.iter().filter(|o| o.path.starts_with(root) || o.path == Path::new("/tmp")).cloned().collect()
+    plan.ops
+        .iter()
+        .filter(|o| o.path.starts_with(root) || o.path == Path::new("/tmp"))
+        .cloned()
+        .collect()
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -49,7 +56,11 @@ fn deny_inside_writable_root_is_applied_after_the_root_whatever_the_rule_order()
     let plan = build_fs_plan(&inputs).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         ops_under(&plan, &root),
-        vec![tmp_op(), op(&ws, Action::BindWritable), op(&ws.join("secret.txt"), Action::MaskFile)]
+        vec![
+            tmp_op(),
+            op(&ws, Action::BindWritable),
+            op(&ws.join("secret.txt"), Action::MaskFile)
+        ]
     );
 }
 
@@ -135,14 +146,21 @@ fn symlink_in_workspace_leading_out_is_refused() {
     };
     assert_eq!(
         build_fs_plan(&inputs),
-        Err(ResolveError::SymlinkEscape { path: ws.join("link"), root: ws.clone(), target: outside.clone() })
+        Err(ResolveError::SymlinkEscape {
+            path: ws.join("link"),
+            root: ws.clone(),
+            target: outside.clone()
+        })
     );
     let deny_under = FsInputs {
         workspace: ws.clone(),
         deny_read: vec![ws.join("link/placeholder")],
         ..Default::default()
     };
-    assert!(matches!(build_fs_plan(&deny_under), Err(ResolveError::SymlinkEscape { .. })));
+    assert!(matches!(
+        build_fs_plan(&deny_under),
+        Err(ResolveError::SymlinkEscape { .. })
+    ));
 }
 
 #[test]
@@ -156,5 +174,8 @@ fn deny_path_under_an_unsearchable_parent_does_not_abort() {
         ..Default::default()
     };
     let plan = build_fs_plan(&inputs).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ops_under(&plan, &root), vec![tmp_op(), op(&ws, Action::BindWritable)]);
+    assert_eq!(
+        ops_under(&plan, &root),
+        vec![tmp_op(), op(&ws, Action::BindWritable)]
+    );
 }

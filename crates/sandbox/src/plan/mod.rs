@@ -3,13 +3,11 @@
 
 mod env;
 mod fs;
-mod glob;
 mod resolve;
 mod walk;
 
 pub use env::{build_env, EnvPlan};
 pub use fs::{build_fs_plan, Action, FsInputs, FsPlan, MountOp};
-pub use glob::glob_match;
 pub use resolve::{resolve_rule_path, ResolveError};
 
 #[cfg(test)]

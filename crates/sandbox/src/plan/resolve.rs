@@ -12,7 +12,11 @@ pub enum ResolveError {
          a symlink; refusing (a symlink planted by an earlier run must not redirect a rule). \
          Remove the symlink or name its target in the policy."
     )]
-    SymlinkEscape { path: PathBuf, root: PathBuf, target: PathBuf },
+    SymlinkEscape {
+        path: PathBuf,
+        root: PathBuf,
+        target: PathBuf,
+    },
 }
 
 /// Resolves `path` (absolute, lexically normalised) through every existing symlink. A missing

@@ -3,12 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use super::glob::glob_match;
-
 /// Directories never descended into: dependency and build trees are large, rebuilt by tools,
 /// and hold vendored test fixtures (`*.pem` in a package's tests) rather than the user's
 /// secrets. `.git` is recorded, not walked.
-const SKIP_DIRS: &[&str] = &["node_modules", "target", ".venv", "venv", "__pycache__", ".tox"];
+const SKIP_DIRS: &[&str] = &[
+    "node_modules",
+    "target",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+];
 
 /// The walk stops after this many entries per root, so a huge tree cannot stall start-up.
 pub const WALK_LIMIT: usize = 200_000;
@@ -26,7 +31,9 @@ pub fn walk_root(root: &Path, deny_names: &[String]) -> WalkResult {
     let mut stack = vec![root.to_path_buf()];
     let mut seen = 0usize;
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             seen += 1;
             if seen > WALK_LIMIT {
@@ -45,7 +52,7 @@ pub fn walk_root(root: &Path, deny_names: &[String]) -> WalkResult {
                 if !SKIP_DIRS.contains(&name) {
                     stack.push(path);
                 }
-            } else if deny_names.iter().any(|p| glob_match(p, name)) {
+            } else if palisade_policy::is_name_hidden(deny_names, name) {
                 out.secret_files.push(path);
             }
         }

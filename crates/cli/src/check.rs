@@ -1,0 +1,45 @@
+//! `palisade check`: validate and print the effective policy and the mount plan.
+
+use palisade_sandbox::plan::{build_fs_plan, Action};
+
+use crate::{inputs, PolicyArgs};
+
+pub fn main(args: &PolicyArgs) -> i32 {
+    match check(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("palisade: {e:#}");
+            125
+        }
+    }
+}
+
+fn check(args: &PolicyArgs) -> anyhow::Result<()> {
+    let eff = inputs::load(args)?;
+    let plan = build_fs_plan(&inputs::fs_inputs(&eff)?)?;
+    println!("# policy: {}", eff.source);
+    println!("# workspace: {}", eff.workspace.display());
+    print!(
+        "{}",
+        eff.policy.to_toml_pretty().map_err(anyhow::Error::msg)?
+    );
+    println!("\n# Mount plan (host root read-only first, then in this order):");
+    for op in &plan.ops {
+        let what = match &op.action {
+            Action::BindWritable => "writable".to_string(),
+            Action::BindReadOnly => "read-only".to_string(),
+            Action::Anchor => "anchor (rename-proof parent)".to_string(),
+            Action::MaskDir { .. } | Action::MaskFile => "hidden".to_string(),
+            Action::Tmpfs { size: Some(s) } => format!("private tmpfs, {s} bytes"),
+            Action::Tmpfs { size: None } => "private tmpfs".to_string(),
+        };
+        println!("#   {:<28} {}", what, op.path.display());
+    }
+    for p in &plan.protect_missing {
+        println!("#   {:<28} {}", "protected (absent)", p.display());
+    }
+    for w in &plan.warnings {
+        println!("# warning: {w}");
+    }
+    Ok(())
+}

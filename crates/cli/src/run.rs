@@ -1,0 +1,256 @@
+//! `palisade run`: the supervisor.
+//!
+//! The order, and why:
+//! 1. Load the policy and build the whole plan (paths resolved, symlinks checked) before any
+//!    namespace exists: a policy that cannot be enforced exits 125 before the command runs.
+//! 2. Clone the sandbox while this process is still single-threaded (no runtime yet). Init
+//!    builds the root, brings `lo` up and hands back its listening sockets.
+//! 3. Start the async runtime and the proxy on those sockets. Connections made before the
+//!    proxy's first accept wait in the backlog, so the command need not wait for the proxy.
+//! 4. Let init start the command; forward signals; enforce the timeout; wait.
+//! 5. Report the exit status: the command's code, 128+N for signal N.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use palisade_sandbox::plan::{build_env, build_fs_plan};
+use palisade_sandbox::{Outcome, Sandbox, SandboxSpec};
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::{inputs, netproxy, RunArgs};
+
+/// The proxy's port inside the sandbox's own network namespace, where nothing else listens.
+pub const PROXY_PORT: u16 = 3128;
+
+/// A failure with the exit status it maps to (125 unless the command could not be started).
+struct Failure {
+    code: i32,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 125,
+            error: e.into(),
+        }
+    }
+}
+
+pub fn main(args: RunArgs) -> i32 {
+    match run(args) {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("palisade: {:#}", f.error);
+            f.code
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<i32, Failure> {
+    // 1.
+    let eff = inputs::load(&args.policy)?;
+    let fs = build_fs_plan(&inputs::fs_inputs(&eff)?)?;
+    for w in &fs.warnings {
+        tracing::warn!("{w}");
+    }
+    let exe = std::env::current_exe().context("cannot find palisade's own executable")?;
+    let sandbox_id = format!("sbx-{}-{}", std::process::id(), now_millis());
+    let proxy = netproxy::start(&eff.policy, &sandbox_id)?;
+    let extra = netproxy::sandbox_env(PROXY_PORT, &exe);
+    let (pass, set) = env_rules(&eff.policy.env, &args.policy.env);
+    let env = build_env(
+        std::env::vars_os(),
+        palisade_policy::is_secret_env,
+        &pass,
+        &set,
+        &extra,
+    );
+    tracing::debug!(removed = ?env.removed, "environment scrubbed");
+    let timeout = eff
+        .policy
+        .limits
+        .timeout
+        .as_deref()
+        .map(palisade_policy::parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let spec = SandboxSpec {
+        fs,
+        env: env.vars,
+        argv: args.command.clone(),
+        cwd: inputs::start_dir(&eff),
+        listeners: vec![
+            std::net::SocketAddr::from(([127, 0, 0, 1], PROXY_PORT)),
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, PROXY_PORT)),
+        ],
+        hostname: "palisade".to_string(),
+        uid,
+        gid,
+        landlock: palisade_sandbox::landlock::kernel_abi() >= 1,
+        rlimits: None,
+    };
+    tracing::debug!(ops = ?spec.fs.ops, "mount plan");
+    // 2.
+    let sandbox = palisade_sandbox::spawn(&spec).map_err(|e| Failure {
+        code: e.exit_code(),
+        error: e.into(),
+    })?;
+    // 3.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("cannot start the supervisor's event loop")?;
+    let outcome = rt.block_on(supervise(&sandbox, proxy.clone(), timeout));
+    sandbox.reap();
+    let outcome = outcome?;
+    if !args.quiet {
+        print_denied(&proxy);
+    }
+    // 5.
+    Ok(match outcome {
+        Ended::Command(o) => o.code(),
+        Ended::TimedOut(d) => {
+            eprintln!("palisade: timeout {} reached: command killed", humantime(d));
+            124
+        }
+    })
+}
+
+enum Ended {
+    Command(Outcome),
+    TimedOut(Duration),
+}
+
+async fn supervise(
+    sandbox: &Sandbox,
+    proxy: Arc<netproxy::Proxy>,
+    timeout: Option<Duration>,
+) -> Result<Ended, Failure> {
+    let listeners: Vec<_> = sandbox
+        .listeners
+        .iter()
+        .flatten()
+        .filter_map(|l| l.try_clone().ok())
+        .collect();
+    let _proxy_task = tokio::spawn(async move {
+        if let Err(e) = proxy.serve(listeners).await {
+            tracing::error!(error = %e, "proxy stopped");
+        }
+    });
+    let mut signals = Vec::new();
+    for (kind, num) in [
+        (SignalKind::interrupt(), libc::SIGINT),
+        (SignalKind::terminate(), libc::SIGTERM),
+        (SignalKind::hangup(), libc::SIGHUP),
+        (SignalKind::quit(), libc::SIGQUIT),
+        (SignalKind::window_change(), libc::SIGWINCH),
+        (SignalKind::user_defined1(), libc::SIGUSR1),
+        (SignalKind::user_defined2(), libc::SIGUSR2),
+    ] {
+        signals.push((signal(kind).context("cannot install signal handlers")?, num));
+    }
+    // 4.
+    sandbox.start().map_err(|e| Failure {
+        code: e.exit_code(),
+        error: e.into(),
+    })?;
+    // SAFETY: the control socket belongs to `sandbox`, which outlives this registration.
+    let ctl = unsafe { AsyncFd::register(Fd(sandbox.ctl_fd())) }
+        .map_err(|e| anyhow!("cannot watch the control socket: {e}"))?;
+    let deadline = async {
+        match timeout {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    loop {
+        let forwarded = async {
+            let futs = signals.iter_mut().map(|(s, n)| {
+                let n = *n;
+                Box::pin(async move {
+                    s.recv().await;
+                    n
+                })
+            });
+            futures_select_all(futs).await
+        };
+        tokio::select! {
+            r = ctl.readable() => {
+                let mut guard = r.context("control socket")?;
+                guard.retain_ready();
+                return sandbox.outcome().map(Ended::Command).map_err(|e| anyhow!(e).into());
+            }
+            sig = forwarded => sandbox.signal(sig),
+            _ = &mut deadline => {
+                sandbox.kill();
+                return Ok(Ended::TimedOut(timeout.unwrap_or_default()));
+            }
+        }
+    }
+}
+
+/// Waits for the first of several futures (a tiny stand-in for `futures::select_all`).
+async fn futures_select_all<F: std::future::Future<Output = i32> + Unpin>(
+    futs: impl Iterator<Item = F>,
+) -> i32 {
+    let mut futs: Vec<F> = futs.collect();
+    std::future::poll_fn(move |cx| {
+        for f in futs.iter_mut() {
+            if let std::task::Poll::Ready(v) = std::pin::Pin::new(f).poll(cx) {
+                return std::task::Poll::Ready(v);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+struct Fd(RawFd);
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+fn env_rules(
+    env: &palisade_policy::Env,
+    _flags: &[String],
+) -> (Vec<String>, Vec<(String, String)>) {
+    let set = env
+        .set
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (env.pass.clone(), set)
+}
+
+fn print_denied(proxy: &netproxy::Proxy) {
+    let denied = proxy.denied_summary();
+    if denied.is_empty() {
+        return;
+    }
+    let list: Vec<String> = denied.iter().map(|d| d.to_string()).collect();
+    eprintln!(
+        "palisade: network denied: {} (allow with --allow-domain)",
+        list.join(", ")
+    );
+}
+
+fn now_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}

@@ -179,5 +179,6 @@ fn push_new(list: &mut Vec<String>, more: Vec<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 #[path = "additions_tests.rs"]
 mod tests;

@@ -5,7 +5,8 @@
 //! only with `filesystem.builtin_rules = false`.
 //!
 //! Paths that start with `~/` are relative to the caller's home ([`crate::expand_path`] takes
-//! them as they are); [`BUILTIN_PROTECT_NAMES`] are relative to each writable root.
+//! them as they are); [`BUILTIN_PROTECT_NAMES`] are relative to each writable root, as are the
+//! relative entries of `filesystem.protect`.
 
 use crate::schema::Policy;
 
@@ -209,80 +210,68 @@ pub const BUILTIN_HOME_PROTECT: &[&str] = &[
     "~/.config/palisade",
 ];
 
-/// The policy used when no file is found: version 1, no rules of its own, built-in lists on.
+/// The policy used when no file is found: version 1, the built-in lists, nothing else.
 pub fn builtin_default() -> Policy {
-    Policy {
+    let mut p = Policy {
         version: 1,
         ..Policy::default()
-    }
+    };
+    p.apply_builtin_rules();
+    p
 }
 
-/// The lists a policy is enforced with: its own entries plus, unless
-/// `filesystem.builtin_rules = false`, the built-in ones. A [`Policy`] holds only what its
-/// file and flags said; the sandbox takes these.
 impl Policy {
     /// Whether the built-in lists apply (`filesystem.builtin_rules`, default true).
     pub fn builtin_rules_enabled(&self) -> bool {
         self.filesystem.builtin_rules != Some(false)
     }
 
-    /// Paths hidden from the sandbox: [`BUILTIN_DENY_READ`] then `filesystem.deny_read`, each
-    /// once.
-    pub fn effective_deny_read(&self) -> Vec<String> {
-        merged(
-            self.builtin(&[BUILTIN_DENY_READ]),
-            &self.filesystem.deny_read,
-        )
-    }
-
-    /// Name patterns hidden inside writable roots, in match order: [`BUILTIN_DENY_NAMES`]
-    /// then `filesystem.deny_read_names` (so the policy's own `!pattern` can re-show a name).
-    pub fn effective_deny_read_names(&self) -> Vec<String> {
-        let builtin = self.builtin(&[BUILTIN_DENY_NAMES]);
-        let own = &self.filesystem.deny_read_names;
-        // A printed effective policy loaded back already starts with the built-in list; adding
-        // it again would not change a match, but would double the list.
-        let repeats_builtin =
-            own.len() >= builtin.len() && own.iter().zip(&builtin).all(|(o, b)| o == b);
-        if repeats_builtin {
-            return own.clone();
-        }
-        builtin
-            .iter()
-            .map(|s| s.to_string())
-            .chain(own.iter().cloned())
-            .collect()
-    }
-
-    /// Paths kept read-only relative to each writable root and repository root
-    /// ([`BUILTIN_PROTECT_NAMES`]), or none when the built-in rules are off.
-    pub fn effective_protect_names(&self) -> Vec<String> {
-        merged(self.builtin(&[BUILTIN_PROTECT_NAMES]), &[])
-    }
-
-    /// Home paths kept read-only when a writable root covers them ([`BUILTIN_HOME_PROTECT`]),
-    /// or none when the built-in rules are off.
-    pub fn effective_home_protect(&self) -> Vec<String> {
-        merged(self.builtin(&[BUILTIN_HOME_PROTECT]), &[])
-    }
-
-    fn builtin(&self, lists: &[&'static [&'static str]]) -> Vec<&'static str> {
+    /// Puts the built-in lists in front of the policy's own entries, unless
+    /// `filesystem.builtin_rules = false`: [`BUILTIN_DENY_READ`] into `deny_read`,
+    /// [`BUILTIN_DENY_NAMES`] into `deny_read_names`, [`BUILTIN_PROTECT_NAMES`] and
+    /// [`BUILTIN_HOME_PROTECT`] into `protect`. [`crate::load_file`], [`crate::discover`] and
+    /// [`builtin_default`] have done this already, so the fields are the complete lists.
+    ///
+    /// Running it again changes nothing, so a printed policy loads back the same.
+    pub fn apply_builtin_rules(&mut self) {
         if !self.builtin_rules_enabled() {
-            return Vec::new();
+            return;
         }
-        lists.iter().flat_map(|l| l.iter().copied()).collect()
+        let fs = &mut self.filesystem;
+        fs.deny_read = merged(&[BUILTIN_DENY_READ], &fs.deny_read);
+        fs.deny_read_names = merged_in_order(BUILTIN_DENY_NAMES, &fs.deny_read_names);
+        fs.protect = merged(&[BUILTIN_PROTECT_NAMES, BUILTIN_HOME_PROTECT], &fs.protect);
     }
 }
 
 /// Built-in entries first, then the policy's, each once.
-pub(crate) fn merged(builtin: Vec<&str>, own: &[String]) -> Vec<String> {
+fn merged(builtin: &[&[&str]], own: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for entry in builtin.into_iter().chain(own.iter().map(String::as_str)) {
+    let all = builtin.iter().flat_map(|l| l.iter().copied());
+    for entry in all.chain(own.iter().map(String::as_str)) {
         if !out.iter().any(|e| e == entry) {
             out.push(entry.to_string());
         }
     }
     out
+}
+
+/// [`merged`] for name patterns, whose order matters (last match wins), so nothing is
+/// dropped: the built-in list goes first unless the policy's list already starts with it.
+fn merged_in_order(builtin: &[&str], own: &[String]) -> Vec<String> {
+    if starts_with(own, builtin) {
+        return own.to_vec();
+    }
+    builtin
+        .iter()
+        .map(|s| s.to_string())
+        .chain(own.iter().cloned())
+        .collect()
+}
+
+/// Whether `list` begins with all of `prefix`.
+pub(crate) fn starts_with(list: &[String], prefix: &[&str]) -> bool {
+    list.len() >= prefix.len() && list.iter().zip(prefix).all(|(a, b)| a == b)
 }
 
 #[cfg(test)]

@@ -98,5 +98,6 @@ fn present(path: &Path) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 #[path = "discover_tests.rs"]
 mod tests;

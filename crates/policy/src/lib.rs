@@ -29,7 +29,7 @@ pub use builtin::{
 pub use discover::{discover, discover_in, user_config_dir, PolicySource};
 pub use env::{is_secret_env, SECRET_ENV_NAMES};
 pub use error::{FileError, PolicyError};
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_str, parse_str};
 pub use names::{glob_match, is_name_hidden, validate_name_pattern};
 pub use paths::{expand_path, normalize};
 pub use schema::*;

@@ -11,8 +11,8 @@ use crate::keypath::{line_col, path_at, span_of};
 use crate::schema::Policy;
 use crate::validate::{validate, Problem};
 
-/// Reads and checks a policy file. The result holds the file's own rules; the built-in lists
-/// are added where the policy is applied (see [`Policy::effective_deny_read`] and friends).
+/// Reads and checks a policy file, and adds the built-in lists to its own (unless it sets
+/// `filesystem.builtin_rules = false`; see [`Policy::apply_builtin_rules`]).
 pub fn load_file(path: &Path) -> Result<Policy, PolicyError> {
     let bytes = fs::read(path).map_err(|source| PolicyError::Read {
         path: path.to_path_buf(),
@@ -36,9 +36,16 @@ pub fn load_file(path: &Path) -> Result<Policy, PolicyError> {
     load_str(&text, &name)
 }
 
-/// [`load_file`] for text already in memory; `file` names it in errors. A missing `version`
-/// reads as 1.
+/// [`load_file`] for text already in memory; `file` names it in errors.
 pub fn load_str(text: &str, file: &str) -> Result<Policy, PolicyError> {
+    let mut policy = parse_str(text, file)?;
+    policy.apply_builtin_rules();
+    Ok(policy)
+}
+
+/// Parses and checks a policy without adding the built-in lists: the text's own rules only,
+/// with a missing `version` read as 1.
+pub fn parse_str(text: &str, file: &str) -> Result<Policy, PolicyError> {
     let located = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
         let (line, column) = line_col(text, span.map_or(0, |s| s.start));
         PolicyError::File(FileError {
@@ -125,5 +132,6 @@ fn toml_type(serde_expected: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 #[path = "load_tests.rs"]
 mod tests;

@@ -3,61 +3,67 @@
 use toml_edit::{Array, DocumentMut, Item, Value};
 
 use crate::builtin::{
-    BUILTIN_DENY_NAMES, BUILTIN_DENY_READ, BUILTIN_HOME_PROTECT, BUILTIN_PROTECT_NAMES,
+    starts_with, BUILTIN_DENY_NAMES, BUILTIN_DENY_READ, BUILTIN_HOME_PROTECT, BUILTIN_PROTECT_NAMES,
 };
 use crate::schema::Policy;
 
 impl Policy {
     /// The policy as it will be enforced, as TOML: the built-in lists that apply are written
-    /// out in `deny_read`, `deny_read_names` and `protect` (marked by comments), so the text
-    /// shows every rule and loads back to a policy that enforces the same ones.
+    /// out in `deny_read`, `deny_read_names` and `protect` under comments saying so, so the
+    /// text shows every rule and loads back to the same policy.
     pub fn to_toml_pretty(&self) -> Result<String, String> {
         let mut shown = self.clone();
         if shown.version == 0 {
             shown.version = 1;
         }
-        shown.filesystem.deny_read = self.effective_deny_read();
-        shown.filesystem.deny_read_names = self.effective_deny_read_names();
-        let mut protect = self.effective_protect_names();
-        for p in self
-            .effective_home_protect()
-            .into_iter()
-            .chain(self.filesystem.protect.clone())
-        {
-            if !protect.contains(&p) {
-                protect.push(p);
-            }
-        }
-        shown.filesystem.protect = protect;
+        shown.apply_builtin_rules();
         // `toml`'s pretty printer lays out sections and arrays of tables; the comments are then
         // added on the parsed result.
         let text = toml::to_string_pretty(&shown).map_err(|e| e.to_string())?;
         let mut doc: DocumentMut = text
             .parse()
             .map_err(|e: toml_edit::TomlError| e.to_string())?;
-        let builtin_on = self.builtin_rules_enabled();
-        let n = |list: &[&str]| if builtin_on { list.len() } else { 0 };
-        let groups: [(&str, Vec<(usize, &str)>); 3] = [
-            ("deny_read", vec![(n(BUILTIN_DENY_READ), "built-in")]),
-            ("deny_read_names", vec![(n(BUILTIN_DENY_NAMES), "built-in")]),
+        let builtin_on = shown.builtin_rules_enabled();
+        let fs = &shown.filesystem;
+        let mark = |list: &[String], builtin: &[&[&str]], labels: &[&'static str]| {
+            let mut marks = Vec::new();
+            let mut rest = list;
+            for (b, label) in builtin.iter().zip(labels) {
+                if !builtin_on || !starts_with(rest, b) {
+                    break;
+                }
+                marks.push((b.len(), *label));
+                rest = &rest[b.len()..];
+            }
+            if !marks.is_empty() && !rest.is_empty() {
+                marks.push((rest.len(), "from the policy"));
+            }
+            marks
+        };
+        let groups = [
+            (
+                "deny_read",
+                mark(&fs.deny_read, &[BUILTIN_DENY_READ], &["built-in"]),
+            ),
+            (
+                "deny_read_names",
+                mark(&fs.deny_read_names, &[BUILTIN_DENY_NAMES], &["built-in"]),
+            ),
             (
                 "protect",
-                vec![
-                    (
-                        n(BUILTIN_PROTECT_NAMES),
+                mark(
+                    &fs.protect,
+                    &[BUILTIN_PROTECT_NAMES, BUILTIN_HOME_PROTECT],
+                    &[
                         "built-in, relative to each writable root",
-                    ),
-                    (n(BUILTIN_HOME_PROTECT), "built-in, in the home directory"),
-                ],
+                        "built-in, in the home directory",
+                    ],
+                ),
             ),
         ];
-        if let Some(Item::Table(fs)) = doc.get_mut("filesystem") {
-            for (key, mut marks) in groups {
-                if let Some(Item::Value(Value::Array(a))) = fs.get_mut(key) {
-                    let builtin: usize = marks.iter().map(|(n, _)| n).sum();
-                    if builtin > 0 && a.len() > builtin {
-                        marks.push((a.len() - builtin, "from the policy"));
-                    }
+        if let Some(Item::Table(t)) = doc.get_mut("filesystem") {
+            for (key, marks) in groups {
+                if let Some(Item::Value(Value::Array(a))) = t.get_mut(key) {
                     lay_out(a, &marks);
                 }
             }
@@ -110,5 +116,6 @@ fn lay_out(a: &mut Array, groups: &[(usize, &str)]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 #[path = "render_tests.rs"]
 mod tests;

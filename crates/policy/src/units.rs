@@ -215,5 +215,6 @@ pub fn validate_env_name(name: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 #[path = "units_tests.rs"]
 mod tests;

@@ -33,7 +33,14 @@ pub(crate) fn check_path(raw: &str) -> Result<(), String> {
 }
 
 pub(crate) fn check_domain(raw: &str) -> Result<(), String> {
-    host::validate_pattern(raw)
+    // The host checker names the host part; when that is the whole entry the caller's own
+    // quoting already shows it.
+    host::validate_pattern(raw).map_err(|reason| {
+        let named = format!("`{raw}`: ");
+        reason
+            .strip_prefix(&named)
+            .map_or(reason.clone(), str::to_string)
+    })
 }
 
 pub(crate) fn check_cidr(raw: &str) -> Result<(), String> {

@@ -19,6 +19,8 @@ pub struct Hierarchy {
     pub v2: Option<V2Place>,
     /// The caller's own cgroup directory for each v1 controller that is mounted.
     pub v1: BTreeMap<Controller, PathBuf>,
+    /// The kernel counts `RLIMIT_NPROC` per user namespace (Linux 5.14+).
+    pub nproc_per_userns: bool,
     /// Only fakes set this: mimics the kernel filling a new group directory with its files.
     pub(crate) populate: Option<fn(&Path)>,
 }
@@ -50,10 +52,11 @@ impl Hierarchy {
                 source,
             })
         };
-        Ok(Hierarchy::from_proc(
-            &read("/proc/self/mountinfo")?,
-            &read("/proc/self/cgroup")?,
-        ))
+        let mut h =
+            Hierarchy::from_proc(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?);
+        h.nproc_per_userns = read("/proc/sys/kernel/osrelease")
+            .is_ok_and(|release| kernel_at_least(&release, (5, 14)));
+        Ok(h)
     }
 
     /// Pure part of [`Hierarchy::detect`], on the text of the two proc files.
@@ -224,4 +227,15 @@ pub(crate) fn can_create_under(dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether a kernel release string such as `6.18.44-foo` is at least `want` (major, minor).
+pub(crate) fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    match (major, minor) {
+        (Some(major), Some(minor)) => (major, minor) >= want,
+        _ => false,
+    }
 }

@@ -56,6 +56,18 @@ pub fn doctor_in(h: &Hierarchy, pid: i32, euid: u32) -> Vec<LimitReport> {
         .iter()
         .map(|&c| cgroup_report(h, c, pid, euid))
         .collect();
+    // Without a pids cgroup, a non-root caller still gets a per-sandbox process count.
+    if let Some(pids) = out.iter_mut().find(|r| r.limit == Limit::Pids) {
+        if let (Some(problem), true) = (&pids.problem, euid != 0 && h.nproc_per_userns) {
+            let how = format!(
+                "rlimit RLIMIT_NPROC inside the sandbox's user namespace, where it counts only \
+                 the sandbox's processes (no pids cgroup: {}); no exit message when it refuses \
+                 a fork",
+                problem.reason
+            );
+            *pids = ok(Limit::Pids, how);
+        }
+    }
     out.extend(rlimit_reports());
     out
 }

@@ -67,6 +67,7 @@ impl FakeV2 {
         Hierarchy {
             v2: Some(place),
             v1: Default::default(),
+            nproc_per_userns: false,
             populate: Some(populate),
         }
     }
@@ -260,6 +261,7 @@ fn v1_groups_are_made_per_controller() {
     let h = Hierarchy {
         v2: None,
         v1,
+        nproc_per_userns: false,
         populate: Some(populate),
     };
     let cg = prepare_in(&h, &all_three(), "r", 5, 0)
@@ -305,6 +307,7 @@ fn v1_hierarchy_owned_by_root_is_refused_for_other_users() {
     let h = Hierarchy {
         v2: None,
         v1,
+        nproc_per_userns: false,
         populate: Some(populate),
     };
     // The tempdir is 0700: let the unprivileged user reach `own` but not write it.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub use cgroup::{sweep_stale, sweep_stale_in, Cgroup, SWEEP_MIN_AGE};
 pub use detect::{Hierarchy, V2Place};
 pub use doctor::{doctor, doctor_in, LimitReport};
-pub use rlimit::apply_rlimits;
+pub use rlimit::{apply_rlimits, Rlimits};
 pub use spec::{format_bytes, Controller, Limit, LimitHit, LimitSpec, LimitsError, Problem};
 
 use detect::{can_create_under, Place};
@@ -28,11 +28,13 @@ use fsio::{make_group, remove_group};
 use v2::Refusal;
 
 /// What [`prepare`] set up.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Prepared {
     /// The run's cgroup; `None` when no cgroup limit was asked for (or, under best effort,
     /// none could be enforced).
     pub cgroup: Option<Cgroup>,
+    /// For [`apply_rlimits`] in the command process, inside the sandbox's user namespace.
+    pub rlimits: Rlimits,
     /// One line per requested limit that is not enforced (best effort only).
     pub warnings: Vec<String>,
 }
@@ -43,7 +45,12 @@ pub fn prepare(spec: &LimitSpec, run_id: &str) -> Result<Prepared, LimitsError> 
     spec.validate()?;
     check_run_id(run_id)?;
     if !spec.needs_cgroup() {
-        return Ok(Prepared::default());
+        let rlimits = Rlimits::from_spec(spec);
+        return Ok(Prepared {
+            cgroup: None,
+            rlimits,
+            warnings: Vec::new(),
+        });
     }
     // SAFETY: getpid and geteuid have no preconditions.
     let (pid, euid) = unsafe { (libc::getpid(), libc::geteuid()) };
@@ -59,7 +66,7 @@ pub fn prepare(spec: &LimitSpec, run_id: &str) -> Result<Prepared, LimitsError> 
                     fix: "mount /proc".to_string(),
                 })
                 .collect();
-            finish(Cgroup::empty(spec), problems, spec.best_effort)
+            finish(Cgroup::empty(spec), problems, spec, false)
         }
     }
 }
@@ -109,16 +116,24 @@ pub fn prepare_in(
             Err(refused) => problems.extend(refused),
         }
     }
-    finish(cg, problems, spec.best_effort)
+    finish(cg, problems, spec, euid != 0 && h.nproc_per_userns)
 }
 
-/// Refuses when anything is unenforced (removing what was made), unless best effort.
+/// Falls back to `RLIMIT_NPROC` for pids where that counts only the sandbox (`nproc_ok`:
+/// not root, per-namespace counting), then refuses when anything is still unenforced
+/// (removing what was made), unless best effort.
 fn finish(
     mut cg: Cgroup,
-    problems: Vec<Problem>,
-    best_effort: bool,
+    mut problems: Vec<Problem>,
+    spec: &LimitSpec,
+    nproc_ok: bool,
 ) -> Result<Prepared, LimitsError> {
-    if !problems.is_empty() && !best_effort {
+    let mut rlimits = Rlimits::from_spec(spec);
+    if nproc_ok && problems.iter().any(|p| p.limit == Limit::Pids) {
+        problems.retain(|p| p.limit != Limit::Pids);
+        rlimits.processes = spec.pids;
+    }
+    if !problems.is_empty() && !spec.best_effort {
         let _ = cg.remove_dirs();
         return Err(LimitsError::Unenforceable(problems));
     }
@@ -132,7 +147,11 @@ fn finish(
     } else {
         Some(cg)
     };
-    Ok(Prepared { cgroup, warnings })
+    Ok(Prepared {
+        cgroup,
+        rlimits,
+        warnings,
+    })
 }
 
 fn setup_v1(
@@ -262,3 +281,7 @@ mod fake_tests;
 #[cfg(test)]
 #[path = "host_tests.rs"]
 mod host_tests;
+
+#[cfg(test)]
+#[path = "rlimit_tests.rs"]
+mod rlimit_tests;

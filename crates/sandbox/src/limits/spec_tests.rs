@@ -295,3 +295,82 @@ fn a_mount_of_a_subtree_is_matched_by_its_root_and_paths_are_unescaped() {
     let h = Hierarchy::from_proc(mountinfo, "0::/system.slice\n");
     assert!(h.v2.is_none());
 }
+
+#[test]
+fn kernel_release_comparison() {
+    use super::detect::kernel_at_least;
+    assert!(kernel_at_least("6.18.44-fc-v1252\n", (5, 14)));
+    assert!(kernel_at_least("5.14.0-rc1", (5, 14)));
+    assert!(!kernel_at_least("5.13.19", (5, 14)));
+    assert!(!kernel_at_least("4.19.0-26-amd64", (5, 14)));
+    assert!(!kernel_at_least("garbage", (5, 14)));
+}
+
+#[test]
+fn pids_fall_back_to_nproc_for_non_root_where_it_counts_per_namespace() {
+    let h = Hierarchy {
+        nproc_per_userns: true,
+        ..Hierarchy::default()
+    };
+    let spec = LimitSpec {
+        pids: Some(20),
+        open_files: Some(64),
+        ..Default::default()
+    };
+    let got = prepare_in(&h, &spec, "r", 1, 1000).unwrap();
+    assert!(got.cgroup.is_none() && got.warnings.is_empty());
+    let want = Rlimits {
+        open_files: Some(64),
+        file_size: None,
+        processes: Some(20),
+    };
+    assert_eq!(got.rlimits, want);
+    // Root is exempt from RLIMIT_NPROC, so root gets the refusal.
+    let err = prepare_in(&h, &spec, "r", 1, 0).unwrap_err();
+    assert!(
+        err.to_string().starts_with("--pids cannot be enforced"),
+        "{err}"
+    );
+    // Older kernels count the uid host-wide: refusal too.
+    let old = Hierarchy {
+        nproc_per_userns: false,
+        ..Hierarchy::default()
+    };
+    assert!(prepare_in(&old, &spec, "r", 1, 1000).is_err());
+    // Memory has no such fallback.
+    let spec = LimitSpec {
+        memory: Some(64 << 20),
+        ..spec
+    };
+    let err = prepare_in(&h, &spec, "r", 1, 1000).unwrap_err();
+    let LimitsError::Unenforceable(problems) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        problems.iter().map(|p| p.limit).collect::<Vec<_>>(),
+        vec![Limit::Memory]
+    );
+}
+
+#[test]
+fn doctor_offers_nproc_for_pids_only_when_it_is_per_sandbox() {
+    let h = Hierarchy {
+        nproc_per_userns: true,
+        ..Hierarchy::default()
+    };
+    let pids = |h: &Hierarchy, euid| {
+        let report = doctor_in(h, 1, euid);
+        report.into_iter().find(|r| r.limit == Limit::Pids).unwrap()
+    };
+    let how = pids(&h, 1000).enforced_by.unwrap();
+    assert!(
+        how.starts_with("rlimit RLIMIT_NPROC inside the sandbox's user namespace"),
+        "{how}"
+    );
+    assert!(pids(&h, 0).enforced_by.is_none());
+    let old = Hierarchy {
+        nproc_per_userns: false,
+        ..Hierarchy::default()
+    };
+    assert!(pids(&old, 1000).enforced_by.is_none());
+}

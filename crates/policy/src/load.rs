@@ -105,6 +105,12 @@ fn serde_message(raw: &str) -> String {
                 } else {
                     "out of range"
                 };
+                let found = match found {
+                    "map" => "a table",
+                    "sequence" => "an array",
+                    other => other,
+                };
+                let found = found.replace("floating point", "float");
                 return format!("{what}: expected {}, found {found}", toml_type(expected));
             }
         }

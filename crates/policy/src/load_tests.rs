@@ -278,6 +278,49 @@ fn wrong_types_are_located() {
 }
 
 #[test]
+fn wrong_table_kinds_are_named_in_toml_terms() {
+    assert_eq!(
+        err("[credential]\nid = \"gh\"\n"),
+        "palisade.toml:1:1: credential: wrong type: expected an array, found a table"
+    );
+    assert_eq!(
+        err("[limits]\npids = 1.5\n"),
+        "palisade.toml:2:8: limits.pids: wrong type: expected a non-negative integer, found \
+         float `1.5`"
+    );
+    assert_eq!(
+        err("[limits]\npids = -1\n"),
+        "palisade.toml:2:8: limits.pids: out of range: expected a non-negative integer, found \
+         integer `-1`"
+    );
+    // An integer is a fine number of CPUs.
+    assert_eq!(
+        parse_str("[limits]\ncpus = 2\n", "p.toml")
+            .unwrap()
+            .limits
+            .cpus,
+        Some(2.0)
+    );
+}
+
+#[test]
+fn inline_arrays_of_tables_are_located_too() {
+    let text = "credential = [\n  { id = \"a\", source.env = \"A\", bind.host = \"a.test\", \
+                header = \"x\" },\n  { id = \"b\", sorce = 1 },\n]\n";
+    assert_eq!(
+        err(text),
+        "palisade.toml:3:15: credential[1].sorce: unknown key; expected one of: id, source, \
+         bind, header, format, substitute, placeholder, endpoint"
+    );
+    let text = "credential = [\n  { id = \"a\", source.env = \"A\", bind.host = \"a.test\", \
+                header = \"x\" },\n  { id = \"a\" },\n]\n";
+    assert_eq!(
+        err(text),
+        "palisade.toml:3:10: credential[1].id: duplicate id \"a\" (first used by credential[0])"
+    );
+}
+
+#[test]
 fn syntax_errors_have_no_key() {
     assert_eq!(
         err("[network\n"),

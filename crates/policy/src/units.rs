@@ -95,7 +95,8 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    /// Parses `127.0.0.0/8`, `::1/128`, or a bare address (a one-address range). Host bits
+    /// Parses `127.0.0.0/8`, `::1/128` (or `[::1]/128`), or a bare address (a one-address
+    /// range). Host bits
     /// below the prefix must be zero: `127.0.0.1/8` is refused rather than guessed at.
     pub fn parse(raw: &str) -> Result<Cidr, String> {
         let s = raw.trim();
@@ -103,6 +104,11 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
+        // `[::1]/128` is accepted as well, the brackets being how URLs write IPv6.
+        let addr_part = addr_part
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .unwrap_or(addr_part);
         let addr: IpAddr = addr_part
             .parse()
             .map_err(|_| "expected ADDR/PREFIX with ADDR an IP address".to_string())?;

@@ -91,6 +91,7 @@ fn cidrs_parse_and_match() {
     assert!(!c.contains(IpAddr::V6(Ipv6Addr::LOCALHOST)));
     assert_eq!(c.to_string(), "127.0.0.0/8");
 
+    assert_eq!(Cidr::parse("[::1]/128"), Cidr::parse("::1/128"));
     let one = Cidr::parse("::1").unwrap();
     assert_eq!(one.to_string(), "::1/128");
     assert!(one.contains(IpAddr::V6(Ipv6Addr::LOCALHOST)));

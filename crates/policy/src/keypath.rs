@@ -152,15 +152,14 @@ fn descend(node: &Node<'_>, pos: usize, path: &mut KeyPath) -> bool {
             path.0.push(seg);
             return true;
         }
-        // Tables made implicitly by dotted keys or `[a.b]` headers have no span of their own,
-        // so they are searched rather than skipped.
-        if own.is_none() || holds(&own, pos) {
-            path.0.push(seg);
-            if descend(&child, pos, path) || own.is_some() {
-                return true;
-            }
-            path.0.pop();
+        // Children are searched even when the parent's span misses `pos`: a table's span ends
+        // at its last plain value, so `[credential.source]` after `[[credential]]` lies
+        // outside it, and implicit tables have no span at all.
+        path.0.push(seg);
+        if descend(&child, pos, path) || holds(&own, pos) {
+            return true;
         }
+        path.0.pop();
     }
     false
 }

@@ -321,6 +321,23 @@ fn inline_arrays_of_tables_are_located_too() {
 }
 
 #[test]
+fn sub_tables_of_array_entries_are_located() {
+    let text = "[[credential]]\nid = \"gh\"\n\n[credential.source]\nfil = \"x\"\n";
+    assert_eq!(
+        err(text),
+        "palisade.toml:5:1: credential[0].source.fil: unknown key; expected one of: env, file, \
+         command"
+    );
+    let text = "[[credential]]\nid = \"gh\"\n[credential.source]\nenv = \"A\"\n\
+                [credential.bind]\nhost = \"h.test\"\nmethods = [\"GET\", \"BAD METHOD\"]\n\
+                [[credential]]\nid = \"x\"\n";
+    assert_eq!(
+        err(text),
+        "palisade.toml:7:19: credential[0].bind.methods[1]: \"BAD METHOD\": not an HTTP method"
+    );
+}
+
+#[test]
 fn syntax_errors_have_no_key() {
     assert_eq!(
         err("[network\n"),

@@ -137,9 +137,22 @@ fn finish(
         let _ = cg.remove_dirs();
         return Err(LimitsError::Unenforceable(problems));
     }
+    // Best effort only: an address-space cap per process is a weak stand-in for a memory
+    // limit (n processes may use n times as much, and runtimes that reserve large address
+    // ranges fail to start), so it is never used to avoid a refusal, and it says so.
     let warnings = problems
         .iter()
-        .map(|p| format!("{} not enforced: {} (fix: {})", p.limit, p.reason, p.fix))
+        .map(|p| match (p.limit, spec.memory) {
+            (Limit::Memory, Some(bytes)) => {
+                rlimits.address_space = Some(bytes);
+                format!(
+                    "{} enforced only per process, as RLIMIT_AS (address space), not for the \
+                     sandbox as a whole: {} (fix: {})",
+                    p.limit, p.reason, p.fix
+                )
+            }
+            _ => format!("{} not enforced: {} (fix: {})", p.limit, p.reason, p.fix),
+        })
         .collect();
     let cgroup = if cg.is_empty() {
         cg.removed = true;

@@ -17,6 +17,8 @@ pub struct Rlimits {
     /// Only set when no cgroup holds the pids limit, and only valid inside the sandbox's own
     /// user namespace (see the module comment).
     pub processes: Option<u64>,
+    /// Only under best effort, when no cgroup holds the memory limit: a per-process cap.
+    pub address_space: Option<u64>,
 }
 
 impl Rlimits {
@@ -26,6 +28,7 @@ impl Rlimits {
             open_files: spec.open_files,
             file_size: spec.file_size,
             processes: None,
+            address_space: None,
         }
     }
 }
@@ -36,8 +39,8 @@ pub(crate) type Resource = libc::__rlimit_resource_t;
 pub(crate) type Resource = libc::c_int;
 
 /// Sets `RLIMIT_CORE` to 0 (a core dump would carry the sandbox's memory out to wherever
-/// the host's `core_pattern` points), and `RLIMIT_NOFILE`, `RLIMIT_FSIZE` and (fallback for
-/// pids) `RLIMIT_NPROC` per `limits`. Call it in the sandbox's user namespace.
+/// the host's `core_pattern` points), and `RLIMIT_NOFILE`, `RLIMIT_FSIZE` and the fallbacks
+/// (`RLIMIT_NPROC`, `RLIMIT_AS`) per `limits`. Call it in the sandbox's user namespace.
 /// Soft and hard limits are set together so the command cannot raise them again. A value
 /// above the current hard limit is lowered to it: without CAP_SYS_RESOURCE a hard limit
 /// cannot be raised, and the result is still within what was asked.
@@ -53,6 +56,9 @@ pub fn apply_rlimits(limits: &Rlimits) -> Result<(), i32> {
     }
     if let Some(n) = limits.processes {
         set(libc::RLIMIT_NPROC, n)?;
+    }
+    if let Some(n) = limits.address_space {
+        set(libc::RLIMIT_AS, n)?;
     }
     Ok(())
 }

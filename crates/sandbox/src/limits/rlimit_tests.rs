@@ -182,3 +182,42 @@ fn non_root_without_a_pids_cgroup_is_bounded_by_nproc_in_its_user_namespace() {
     // 20 = this process and 19 children, however many processes uid 65534 has elsewhere.
     assert_eq!(status, 19, "101-104: setup failed; 250: no limit");
 }
+
+#[test]
+fn best_effort_memory_fallback_caps_each_process_address_space() {
+    let limits = Rlimits {
+        address_space: Some(256 << 20),
+        ..Rlimits::default()
+    };
+    let status = in_child(|| {
+        if apply_rlimits(&limits).is_err() {
+            return 1;
+        }
+        // SAFETY: mapping (and unmapping) fresh anonymous memory only.
+        unsafe {
+            let map = |size: usize| {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            let small = map(16 << 20);
+            if small == libc::MAP_FAILED {
+                return 2;
+            }
+            libc::munmap(small, 16 << 20);
+            if map(512 << 20) != libc::MAP_FAILED {
+                return 3;
+            }
+        }
+        0
+    });
+    assert_eq!(
+        status, 0,
+        "1 apply, 2 small map refused, 3 large map allowed"
+    );
+}

@@ -175,7 +175,12 @@ fn a_host_without_cgroups_refuses_naming_the_limit() {
     let got = prepare_in(&Hierarchy::default(), &spec, "r", 1, 1000).unwrap();
     assert!(got.cgroup.is_none());
     assert_eq!(got.warnings.len(), 1);
-    assert!(got.warnings[0].starts_with("--memory not enforced: no cgroup hierarchy"));
+    let warning = &got.warnings[0];
+    assert!(
+        warning.starts_with("--memory enforced only per process, as RLIMIT_AS"),
+        "{warning}"
+    );
+    assert_eq!(got.rlimits.address_space, Some(64 << 20));
 }
 
 #[test]
@@ -323,6 +328,7 @@ fn pids_fall_back_to_nproc_for_non_root_where_it_counts_per_namespace() {
         open_files: Some(64),
         file_size: None,
         processes: Some(20),
+        address_space: None,
     };
     assert_eq!(got.rlimits, want);
     // Root is exempt from RLIMIT_NPROC, so root gets the refusal.

@@ -4,6 +4,16 @@
 //! built-in default) plus command-line additions into one [`Policy`] value, validated, with
 //! errors that name the file, line, column and key. Turning paths into mounts is the sandbox
 //! crate's job; deciding network targets is the proxy crate's.
+//!
+//! - Loading: [`discover`] (`--config`, `./palisade.toml`, the user config, the built-in
+//!   default), [`load_file`], [`load_str`]; errors read `FILE:LINE:COL: KEY: MESSAGE`.
+//! - Built-in rules: [`builtin_default`], the `BUILTIN_*` lists, folded into every loaded
+//!   policy by [`Policy::apply_builtin_rules`] unless `filesystem.builtin_rules = false`.
+//! - Flags: [`Additions`] and [`Policy::extend`], checked like the file.
+//! - Values: [`parse_size`], [`parse_duration`], [`Cidr`], [`parse_resolve`], [`names`] for
+//!   file-name patterns, [`host`] for network patterns, [`expand_path`] for paths,
+//!   [`is_secret_env`] for environment scrubbing.
+//! - Printing: [`Policy::to_toml_pretty`].
 
 mod additions;
 mod builtin;

@@ -191,7 +191,8 @@ fn best_effort_keeps_what_works_and_warns_about_the_rest() {
     };
     let got = prepare_in(&t.hierarchy(), &spec, "r2", 1, 1000).unwrap();
     assert_eq!(got.warnings.len(), 1);
-    assert!(got.warnings[0].starts_with("--cpus not enforced: the cpu controller is not delegated"));
+    let warning = &got.warnings[0];
+    assert!(warning.starts_with("--cpus not enforced: the cpu controller is not delegated"));
     let cg = got.cgroup.unwrap();
     let dir = t.own.join("palisade-1-r2");
     assert_eq!(cg.dirs(), vec![dir.as_path()]);

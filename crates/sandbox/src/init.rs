@@ -4,8 +4,8 @@
 //! The order, and why:
 //! 1. Die with the supervisor (`PR_SET_PDEATHSIG`), then re-check the parent, which may have
 //!    died before the call. When init dies, the kernel kills the whole pid namespace.
-//! 2. Not dumpable: the command runs with the same uid and must not read init's memory.
-//! 3. uid/gid maps: the caller keeps their own ids inside (`setgroups` denied first).
+//! 2. uid/gid maps: the caller keeps their own ids inside (`setgroups` denied first).
+//! 3. Not dumpable: the command runs with the same uid and must not read init's memory.
 //! 4. Hostname, mounts (see `mounts.rs`), then `lo` and the proxy listeners, whose descriptors
 //!    go to the supervisor.
 //! 5. Wait for the supervisor's go (it may first move this process into a cgroup), block the
@@ -68,8 +68,6 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
         unsafe { libc::_exit(125) };
     }
     // 2.
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE").map_err(fail("init"))?;
-    // 3.
     sys::write_file(Path::new("/proc/self/setgroups"), b"deny").map_err(fail("user namespace"))?;
     let uid_map = format!("{0} {0} 1\n", spec.uid);
     let gid_map = format!("{0} {0} 1\n", spec.gid);

@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 mod check;
 mod doctor;
 mod inputs;
-mod netproxy;
 mod run;
 
 #[derive(Parser)]
@@ -121,12 +120,24 @@ fn main() -> ExitCode {
             denied,
             follow,
         } => {
-            let _ = (file, denied, follow);
-            1
+            let mut out = std::io::stdout();
+            match palisade_proxy::print_log(&file, denied, follow, &mut out) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("palisade: {}: {e}", file.display());
+                    1
+                }
+            }
         }
         Command::ProxyConnect { host, port } => {
-            let _ = (host, port);
-            1
+            let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], run::PROXY_PORT));
+            match palisade_proxy::proxy_connect_stdio(proxy, &host, port) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("palisade proxy-connect: {e}");
+                    1
+                }
+            }
         }
     };
     ExitCode::from(code.clamp(0, 255) as u8)

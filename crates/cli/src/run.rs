@@ -15,12 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use palisade_sandbox::limits::{self, LimitHit, LimitSpec};
 use palisade_sandbox::plan::{build_env, build_fs_plan};
 use palisade_sandbox::{Outcome, Sandbox, SandboxSpec};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::{inputs, netproxy, RunArgs};
+use crate::{inputs, RunArgs};
 
 /// The proxy's port inside the sandbox's own network namespace, where nothing else listens.
 pub const PROXY_PORT: u16 = 3128;
@@ -59,8 +60,9 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     }
     let exe = std::env::current_exe().context("cannot find palisade's own executable")?;
     let sandbox_id = format!("sbx-{}-{}", std::process::id(), now_millis());
-    let proxy = netproxy::start(&eff.policy, &sandbox_id)?;
-    let extra = netproxy::sandbox_env(PROXY_PORT, &exe);
+    let proxy_cfg = palisade_proxy::ProxyConfig::from_policy(&eff.policy, &sandbox_id)?;
+    let proxy = palisade_proxy::Proxy::new(proxy_cfg)?;
+    let extra = palisade_proxy::sandbox_env(PROXY_PORT, &exe);
     let (pass, set) = env_rules(&eff.policy.env, &args.policy.env);
     let env = build_env(
         std::env::vars_os(),
@@ -70,14 +72,31 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         &extra,
     );
     tracing::debug!(removed = ?env.removed, "environment scrubbed");
-    let timeout = eff
-        .policy
-        .limits
-        .timeout
-        .as_deref()
-        .map(palisade_policy::parse_duration)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    if eff.policy.filesystem.mode.unwrap_or_default() != palisade_policy::FsMode::Direct {
+        return Err(anyhow!(
+            "filesystem.mode {:?} is not available in this version; only \"direct\" is",
+            eff.policy.filesystem.mode.unwrap_or_default()
+        )
+        .into());
+    }
+    let lim = &eff.policy.limits;
+    let timeout = lim.timeout_duration().map_err(anyhow::Error::msg)?;
+    let limit_spec = LimitSpec {
+        memory: lim.memory_bytes().map_err(anyhow::Error::msg)?,
+        pids: lim.pids,
+        cpus: lim.cpus,
+        open_files: lim.open_files,
+        file_size: lim.file_size_bytes().map_err(anyhow::Error::msg)?,
+        best_effort: lim.best_effort.unwrap_or(false),
+    };
+    if limit_spec.needs_cgroup() {
+        limits::sweep_stale();
+    }
+    let prepared = limits::prepare(&limit_spec, &sandbox_id)?;
+    for w in &prepared.warnings {
+        eprintln!("palisade: warning: {w}");
+    }
+    let rlimits = prepared.rlimits;
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let spec = SandboxSpec {
@@ -93,7 +112,7 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         uid,
         gid,
         landlock: palisade_sandbox::landlock::kernel_abi() >= 1,
-        rlimits: None,
+        rlimits: Some(Box::new(move || limits::apply_rlimits(&rlimits))),
     };
     tracing::debug!(ops = ?spec.fs.ops, "mount plan");
     // 2.
@@ -101,6 +120,14 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         code: e.exit_code(),
         error: e.into(),
     })?;
+    if let Some(cg) = &prepared.cgroup {
+        // Before the command exists, so every process it starts is counted.
+        if let Err(e) = cg.add_pid(sandbox.init_pid) {
+            sandbox.kill();
+            sandbox.reap();
+            return Err(e.into());
+        }
+    }
     // 3.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -110,6 +137,19 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     let outcome = rt.block_on(supervise(&sandbox, proxy.clone(), timeout));
     sandbox.reap();
     let outcome = outcome?;
+    let hit = match (&prepared.cgroup, &outcome) {
+        (Some(cg), _) => cg.limit_hit(),
+        (None, Ended::Command(Outcome::Signaled(sig))) => LimitHit::from_signal(&limit_spec, *sig),
+        _ => None,
+    };
+    if let Some(hit) = hit {
+        eprintln!("palisade: {hit}");
+    }
+    if let Some(cg) = prepared.cgroup {
+        if let Err(e) = cg.remove() {
+            tracing::warn!(error = %e, "cannot remove the run's cgroup");
+        }
+    }
     if !args.quiet {
         print_denied(&proxy);
     }
@@ -130,7 +170,7 @@ enum Ended {
 
 async fn supervise(
     sandbox: &Sandbox,
-    proxy: Arc<netproxy::Proxy>,
+    proxy: Arc<palisade_proxy::Proxy>,
     timeout: Option<Duration>,
 ) -> Result<Ended, Failure> {
     let listeners: Vec<_> = sandbox
@@ -232,16 +272,10 @@ fn env_rules(
     (env.pass.clone(), set)
 }
 
-fn print_denied(proxy: &netproxy::Proxy) {
-    let denied = proxy.denied_summary();
-    if denied.is_empty() {
-        return;
+fn print_denied(proxy: &palisade_proxy::Proxy) {
+    if let Some(line) = palisade_proxy::summary_line(&proxy.denied_summary()) {
+        eprintln!("{line}");
     }
-    let list: Vec<String> = denied.iter().map(|d| d.to_string()).collect();
-    eprintln!(
-        "palisade: network denied: {} (allow with --allow-domain)",
-        list.join(", ")
-    );
 }
 
 fn now_millis() -> u128 {

@@ -19,6 +19,7 @@ pub mod doctor;
 mod error;
 mod init;
 pub mod landlock;
+pub mod limits;
 mod mounts;
 mod net;
 pub mod plan;

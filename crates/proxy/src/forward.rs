@@ -79,6 +79,11 @@ pub(crate) async fn handle(
             );
         }
     };
+    // The policy speaks first (a denied URI is `deny_rule`, whatever its Host says); the
+    // full pipeline below decides again, which is pure and cheap.
+    if let Err(r) = crate::decide::decide(proxy.cfg(), &target, Entry::Http) {
+        return refuse(r, Ok(&target), hlog);
+    }
     if let Err(r) = check_host_header(req.headers(), &target) {
         return refuse(r, Ok(&target), hlog);
     }

@@ -76,6 +76,8 @@ pub(crate) async fn serve(proxy: Arc<Proxy>, stream: TcpStream) {
     let result = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(proxy.cfg().timeouts.header_read)
+        // A client may shut down its write side while waiting for the answer (scripts do).
+        .half_close(true)
         .serve_connection(TokioIo::new(stream), svc)
         .with_upgrades()
         .await;

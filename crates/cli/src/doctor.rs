@@ -11,6 +11,12 @@ pub fn main() -> i32 {
         }
         ok &= line.ok || !line.required;
     }
+    println!("\nresource limits (asked for with --memory, --pids, --cpus, ...):");
+    for limit in palisade_sandbox::limits::doctor() {
+        for line in limit.to_string().lines() {
+            println!("     {line}");
+        }
+    }
     if ok {
         0
     } else {

@@ -37,6 +37,14 @@ pub fn load(args: &PolicyArgs) -> Result<Effective> {
     let (mut policy, source) =
         palisade_policy::discover(args.config.as_deref(), &cwd, Some(&home))?;
     policy.extend(additions(args))?;
+    if let Some(n) = args.open_files {
+        anyhow::ensure!(n > 0, "--open-files must be at least 1");
+        policy.limits.open_files = Some(n);
+    }
+    if let Some(size) = &args.file_size {
+        palisade_policy::parse_size(size).map_err(|m| anyhow::anyhow!("--file-size {size:?}: {m}"))?;
+        policy.limits.file_size = Some(size.clone());
+    }
     let raw_ws = policy
         .filesystem
         .workspace

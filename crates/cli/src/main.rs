@@ -88,6 +88,12 @@ pub struct PolicyArgs {
     /// Wall-clock limit (e.g. 90s, 10m).
     #[arg(long)]
     timeout: Option<String>,
+    /// Open files per process.
+    #[arg(long = "open-files")]
+    open_files: Option<u64>,
+    /// Largest file a process may write (e.g. 1G).
+    #[arg(long = "file-size")]
+    file_size: Option<String>,
     /// Size of the private /tmp (e.g. 1G).
     #[arg(long = "tmp-size")]
     tmp_size: Option<String>,

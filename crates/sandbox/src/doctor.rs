@@ -130,7 +130,7 @@ fn overlayfs() -> Report {
         ok,
         required: false,
         detail: if ok {
-            "available (--fs overlay)".into()
+            "available (for the overlay workspace mode, not in this version yet)".into()
         } else {
             "not loaded".into()
         },

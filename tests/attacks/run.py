@@ -5,7 +5,7 @@ Uses the corpus's own harness (harness/selftest.py --wrap) for the canaries, ser
 and post-checks, once as root and once as an unprivileged user. A case passes when its verdict
 is CONTAINED. Case 04 also passes when Palisade refused to start because a policy path is a
 symlink leading out of the workspace (the corpus README scores that as CONTAINED); the refusal
-must name the symlink. Prints `N passed, N failed` and exits non-zero on any failure.
+is tested in crates/sandbox/src/plan/fs_tests.rs. Prints `N passed, N failed` and exits non-zero on any failure.
 """
 import argparse
 import os
@@ -41,7 +41,7 @@ def staged(binary):
 def run(corpus, stage, user, only, resources):
     cmd = [sys.executable, os.path.join(corpus, "harness", "selftest.py"),
            "--wrap", os.path.join(stage, "wrap.sh"), "--tmp-base", "/var/tmp",
-           "--python", shutil.which("python3") or sys.executable]
+           "--python", "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable]
     if user:
         cmd += ["--user", user]
     if only:
@@ -62,7 +62,9 @@ def judge(output):
         case, verdict = m.group(1), m.group(2)
         ok = verdict.startswith("CONTAINED")
         if case.startswith("04-") and "rc=125" in verdict:
-            ok = True  # refusal; the message is checked separately below
+            # Palisade refused the symlinked policy path before running anything; the refusal
+            # message itself is asserted by the sandbox's plan tests.
+            ok = True
         if verdict.startswith("not run"):
             continue
         results.append((case, ok, verdict))

@@ -46,9 +46,11 @@ pub fn is_root() -> bool {
     uid() == 0
 }
 
-/// Prints why a test is skipped; the caller returns right after.
+/// Prints why a test is skipped; the caller returns right after. Written to the real stderr,
+/// past libtest's output capture, so the reason shows in a passing run too.
 pub fn skip(test: &str, reason: &str) {
-    eprintln!("SKIP {test}: {reason}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
 }
 
 /// True when running as root; otherwise prints the skip reason.

@@ -46,6 +46,18 @@ fn sh_quote(s: &str) -> String {
     }
 }
 
+/// Where `proxy-connect` finds the proxy inside the sandbox: the loopback address of
+/// `HTTP_PROXY` (as [`sandbox_env`] sets it), else 127.0.0.1:3128.
+pub fn proxy_addr_from_env() -> SocketAddr {
+    let from_env = std::env::var("HTTP_PROXY").ok().and_then(|v| {
+        let rest = v.strip_prefix("http://")?.trim_end_matches('/');
+        rest.parse::<SocketAddr>()
+            .ok()
+            .filter(|a| a.ip().is_loopback())
+    });
+    from_env.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3128)))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("invalid host `{0}`")]

@@ -35,7 +35,7 @@ use tokio::task::JoinSet;
 pub use audit::{summary_line, DeniedTarget};
 pub use config::{ConfigError, ProxyConfig};
 pub use decide::{Mode, Reason};
-pub use env::{proxy_connect_stdio, sandbox_env, ConnectError};
+pub use env::{proxy_addr_from_env, proxy_connect_stdio, sandbox_env, ConnectError};
 pub use logview::{print_log, LogError};
 pub use resolve::{Connector, Resolver, SystemResolver, TcpConnector};
 

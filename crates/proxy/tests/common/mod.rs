@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod servers;
+
 use palisade_policy::Policy;
 use palisade_proxy::resolve::BoxFuture;
 use palisade_proxy::{Connector, Proxy, ProxyConfig, Resolver};

@@ -40,7 +40,7 @@ fn check(ret: libc::c_long, call: &'static str, arg: impl FnOnce() -> String) ->
             errno: errno(),
         })
     } else {
-        Ok(ret as i64)
+        Ok(ret)
     }
 }
 
@@ -259,7 +259,7 @@ pub fn send_with_fds(sock: &impl AsRawFd, payload: &[u8], fds: &[RawFd]) -> SysR
         0
     } else {
         // SAFETY: CMSG_SPACE is a pure computation.
-        unsafe { libc::CMSG_SPACE((fds.len() * std::mem::size_of::<RawFd>()) as u32) as usize }
+        unsafe { libc::CMSG_SPACE(std::mem::size_of_val(fds) as u32) as usize }
     };
     let mut cbuf = vec![0u8; space];
     // SAFETY: msghdr is plain data; zeroed is a valid initial state.
@@ -274,8 +274,7 @@ pub fn send_with_fds(sock: &impl AsRawFd, payload: &[u8], fds: &[RawFd]) -> SysR
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len =
-                libc::CMSG_LEN((fds.len() * std::mem::size_of::<RawFd>()) as u32) as usize;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(fds) as u32) as usize;
             std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast(), fds.len());
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::*;
 
-fn proxy_to(origin: &Origin, allow: &[&str]) -> TestProxy {
+fn proxy_to(allow: &[&str]) -> TestProxy {
     let p = policy(allow, &[], &["127.0.0.0/8"], &["allowed.test:127.0.0.1"]);
     let resolver = Arc::new(FakeResolver::default());
     TestProxy::start(
@@ -33,7 +33,7 @@ fn proxy_to(origin: &Origin, allow: &[&str]) -> TestProxy {
 fn plain_http_to_an_unlisted_host_is_refused_like_connect() {
     let origin = Origin::start("reg");
     let port = origin.addr.port();
-    let mut p = proxy_to(&origin, &[]);
+    let mut p = proxy_to(&[]);
     let req = format!("GET http://127.0.0.1:{port}/x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
     assert_eq!(status(&exchange(p.addr, req.as_bytes())), 403);
     assert_eq!(
@@ -79,7 +79,7 @@ fn relay(to: SocketAddr) -> SocketAddr {
 fn a_relayed_connect_gets_the_same_decision() {
     let origin = Origin::start("reg");
     let port = origin.addr.port();
-    let mut p = proxy_to(&origin, &[&format!("allowed.test:{port}")]);
+    let mut p = proxy_to(&[&format!("allowed.test:{port}")]);
     let via = relay(p.addr);
     for target in [p.addr, via] {
         assert_eq!(
@@ -110,7 +110,7 @@ fn a_relayed_connect_gets_the_same_decision() {
 fn bursts_of_fifty_are_all_served() {
     let origin = Origin::start("burst");
     let port = origin.addr.port();
-    let p = proxy_to(&origin, &[&format!("allowed.test:{port}")]);
+    let p = proxy_to(&[&format!("allowed.test:{port}")]);
     for use_connect in [false, true] {
         let barrier = Arc::new(Barrier::new(50));
         let workers: Vec<_> = (0..50)
@@ -168,7 +168,7 @@ fn bursts_of_fifty_are_all_served() {
 fn no_proxy_never_sends_an_allowed_loopback_target_around_the_proxy() {
     let origin = Origin::start("local");
     let port = origin.addr.port();
-    let p = proxy_to(&origin, &[&format!("localhost:{port}")]);
+    let p = proxy_to(&[&format!("localhost:{port}")]);
     let env = palisade_proxy::sandbox_env(p.addr.port(), std::path::Path::new("/bin/false"));
     let url = format!("http://localhost:{port}/np");
     let mut clients: Vec<Command> = Vec::new();
@@ -205,7 +205,7 @@ fn no_proxy_never_sends_an_allowed_loopback_target_around_the_proxy() {
 fn serve_copes_with_one_listener_or_two() {
     let origin = Origin::start("ls");
     let port = origin.addr.port();
-    let p = proxy_to(&origin, &[&format!("allowed.test:{port}")]);
+    let p = proxy_to(&[&format!("allowed.test:{port}")]);
     let req =
         format!("GET http://allowed.test:{port}/v4 HTTP/1.1\r\nHost: allowed.test:{port}\r\n\r\n");
     assert_eq!(status(&exchange(p.addr, req.as_bytes())), 200);
@@ -247,7 +247,7 @@ fn serve_copes_with_one_listener_or_two() {
 fn dropping_serve_closes_open_tunnels() {
     let origin = Origin::start("drop");
     let port = origin.addr.port();
-    let p = proxy_to(&origin, &[&format!("allowed.test:{port}")]);
+    let p = proxy_to(&[&format!("allowed.test:{port}")]);
     let (code, t) = connect_tunnel(p.addr, format!("allowed.test:{port}").as_bytes());
     assert_eq!(code, 200);
     let mut t = t.unwrap();

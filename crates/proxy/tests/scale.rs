@@ -131,3 +131,46 @@ fn the_tunnel_cap_refuses_with_limit_and_frees_on_close() {
     p.wait_new(|ls| ls.iter().any(|l| l["ev"] == "close"));
     assert_eq!(connect_tunnel(p.addr, target.as_bytes()).0, 200);
 }
+
+#[test]
+fn slow_and_idle_peers_are_timed_out() {
+    use std::io::Read;
+    use std::time::Duration;
+    let origin = Origin::start("slow");
+    let port = origin.addr.port();
+    let pol = policy(
+        &[&format!("allowed.test:{port}"), "tls.test:443"],
+        &[],
+        &["127.0.0.0/8"],
+        &["allowed.test:127.0.0.1", "tls.test:127.0.0.1"],
+    );
+    let resolver = Arc::new(FakeResolver::default());
+    let spy = SpyConnector::new(origin.addr);
+    let mut p = TestProxy::start(vec![TestProxy::bind()], pol, resolver, spy, |c| {
+        c.timeouts.header_read = Duration::from_millis(300);
+        c.timeouts.tunnel_idle = Duration::from_millis(600);
+        c.timeouts.client_hello = Duration::from_millis(150);
+    });
+    // A client that never finishes its request head is disconnected.
+    let mut s = connect(p.addr);
+    s.write_all(b"GET http://allowed.test/ HTTP/1.1\r\n")
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 64];
+    let _ = s.read(&mut buf);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "slow header never timed out"
+    );
+    // An idle tunnel is closed with `idle_timeout`.
+    let (code, _t) = connect_tunnel(p.addr, format!("allowed.test:{port}").as_bytes());
+    assert_eq!(code, 200);
+    let lines = p.wait_new(|ls| ls.iter().any(|l| l["ev"] == "close"));
+    let close = lines.iter().find(|l| l["ev"] == "close").unwrap();
+    assert_eq!(close["reason"], "idle_timeout");
+    // A TLS-only port that never sees a ClientHello is refused.
+    let (code, _t) = connect_tunnel(p.addr, b"tls.test:443");
+    assert_eq!(code, 200);
+    let lines = p.wait_new(|ls| ls.iter().any(|l| l["ev"] == "close"));
+    assert!(lines.iter().any(|l| l["reason"] == "not_tls"), "{lines:#?}");
+}

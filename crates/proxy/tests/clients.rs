@@ -303,6 +303,14 @@ fn pip_installs_a_wheel_from_a_local_index() {
         eprintln!("SKIPPED pip: python3 is not installed");
         return;
     };
+    let has_pip = Command::new(&py).args(["-m", "pip", "--version"]).output();
+    if !has_pip.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIPPED pip: `{} -m pip` is not available (apt-get install python3-pip)",
+            py.display()
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (_srv, port) = servers::wheel_index(dir.path());
     let p = real_proxy(&[format!("pypi.test:{port}")], &["pypi.test"]);

@@ -1,0 +1,416 @@
+"""Renders bench/run.sh's results directory as BENCHMARKS.md.
+
+Usage: report.py RESULTS_DIR OUTPUT_MD
+Every figure is computed from the files run.sh wrote; a missing file shows as "not run" with
+the recorded error. bench/analysis.md (hand-written reading of a run) is appended verbatim.
+"""
+
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+RES = sys.argv[1]
+OUT = sys.argv[2]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(name):
+    path = os.path.join(RES, name)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+FAIL = load("failures.json") or {}
+
+
+def why(key):
+    msg = FAIL.get(key)
+    if not msg:
+        return "not run"
+    return "failed: `" + " ".join(msg.split())[:300].replace("`", "'") + "`"
+
+
+def mmm(values, scale=1.0, fmt="{:.2f}"):
+    """median (min–max) of values times scale."""
+    if not values:
+        return None
+    v = [x * scale for x in values]
+    return f"{fmt.format(statistics.median(v))} ({fmt.format(min(v))}–{fmt.format(max(v))})"
+
+
+def med(values):
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b, fmt="{:.2f}×"):
+    if a is None or b is None or b == 0:
+        return "—"
+    return fmt.format(a / b)
+
+
+def hf_times(name, index=0):
+    data = load(name + ".json")
+    if not data or len(data.get("results", [])) <= index:
+        return None
+    r = data["results"][index]
+    if any(c != 0 for c in r.get("exit_codes", [])):
+        return None
+    return r["times"]
+
+
+def pct(values, q):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+lines = []
+w = lines.append
+machine = load("machine.json") or {}
+v = machine.get("versions", {})
+
+w("# Benchmarks")
+w("")
+w("Palisade against the tools people use today, measured side by side on one machine in one "
+  "run of `bench/run.sh` (which installs the peers, builds Palisade, starts loopback-only "
+  "servers and writes this file). Figures are **median (min–max)** over the repeated runs "
+  "named in each section; ratios compare medians. Only loopback addresses were used. The "
+  "machine is a shared 2-core VM, so expect ±20 % between runs; ratios within one run are "
+  "the meaningful part.")
+w("")
+w("## Machine and versions")
+w("")
+w(f"- CPU: {machine.get('cpu', '?')}, nproc {machine.get('nproc', '?')}, memory "
+  f"{machine.get('mem_gib', '?')} GiB, kernel {machine.get('kernel', '?')}, "
+  f"{machine.get('os', '?')}")
+w(f"- Palisade: commit {machine.get('palisade_commit', '?')}, release build, "
+  f"{machine.get('palisade_build', '?')}")
+for k in ["bwrap", "srt", "runsc", "squid", "tinyproxy", "nginx", "wrk", "hyperfine", "curl",
+          "git", "node", "python"]:
+    if k in v:
+        w(f"- {k}: {v[k]}")
+w("")
+
+# ------------------------------------------------------------------ startup
+w("## Startup: run `true` in the sandbox")
+w("")
+w("`hyperfine -N` with warm-up, from an empty workspace directory. Palisade runs with the "
+  "default policy and its proxy ready (listeners inside the sandbox's network namespace, "
+  "proxy in the supervisor). srt (`@anthropic-ai/sandbox-runtime`, the agent sandbox) with no "
+  "settings file; runsc is gVisor with `--network=none` (its default network mode would NAT "
+  "to the uplink).")
+w("")
+w("| command | runs | wall ms, median (min–max) | Palisade ÷ this |")
+w("| --- | --- | --- | --- |")
+start = [
+    ("start-true", "`true`"),
+    ("start-unshare", "`unshare -Urnpf true`"),
+    ("start-bwrap", "`bwrap --unshare-all --ro-bind / / true`"),
+    ("start-palisade", "`palisade run -- true`"),
+    ("start-srt", "`srt true`"),
+    ("start-runsc", "`runsc --network=none do true`"),
+]
+pal_start = med(hf_times("start-palisade") or [])
+for key, label in start:
+    t = hf_times(key)
+    if t is None:
+        w(f"| {label} | — | {why(key)} | — |")
+        continue
+    w(f"| {label} | {len(t)} | {mmm(t, 1000)} | {ratio(pal_start, med(t))} |")
+w("")
+srt_t = med(hf_times("start-srt") or [])
+if pal_start and srt_t:
+    w(f"Palisade starts **{srt_t / pal_start:.0f}× faster** than srt.")
+    w("")
+
+w("### Memory")
+w("")
+maxrss = load("palisade-maxrss.json")
+if maxrss:
+    w(f"- Largest single process of `palisade run -- true` (GNU `time` max RSS, "
+      f"{len(maxrss)} runs): {mmm(maxrss, 1 / 1024)} MiB.")
+tree = load("rss-palisade.json")
+if tree:
+    procs = ", ".join(f"{p['comm']} {p['rss_kib'] / 1024:.1f} MiB (peak {p['hwm_kib'] / 1024:.1f})"
+                      for p in tree["procs"])
+    w(f"- All of Palisade's processes during `palisade run -- sleep 3` (the command excluded), "
+      f"VmRSS sampled at 1.5 s: **{tree['total_kib'] / 1024:.1f} MiB** ({procs}).")
+init = os.path.join(RES, "rss-palisade-init.txt")
+if os.path.exists(init):
+    txt = " ".join(open(init).read().split())
+    w(f"- The sandbox's init seen from inside (`/proc/1/status`): `{txt}`.")
+srt_tree = load("rss-srt.json")
+if srt_tree:
+    w(f"- srt's processes during `srt sleep 3` (command excluded): "
+      f"**{srt_tree['total_kib'] / 1024:.1f} MiB** across {len(srt_tree['procs'])} processes "
+      f"({', '.join(sorted({p['comm'] for p in srt_tree['procs']}))}).")
+else:
+    w(f"- srt process tree: {why('rss-srt')}")
+w("")
+
+# ------------------------------------------------------------------ tunnel
+w("## CONNECT tunnel through the proxy")
+w("")
+w("Origin: nginx on 127.0.0.1 serving a file of zeros (`big.bin`) and a 1 KiB file. The "
+  "Palisade client runs inside one `palisade run` (the sandbox starts once; the loop is "
+  "inside), reaching the proxy at 127.0.0.1:3128 in the sandbox's namespace. squid and "
+  "tinyproxy clients run on the host against their loopback ports.")
+w("")
+w("### Bulk throughput (curl `speed_download`, one download of big.bin per run)")
+w("")
+w("| path | runs | MiB/s, median (min–max) | ÷ direct |")
+w("| --- | --- | --- | --- |")
+
+
+def tput(name):
+    path = os.path.join(RES, f"tput-{name}.txt")
+    if not os.path.exists(path):
+        return None
+    vals = [float(x) for x in open(path).read().split() if re.match(r"^[0-9.]+$", x)]
+    vals = [x for x in vals if x > 0]
+    return vals or None
+
+
+direct_tput = med(tput("direct") or [])
+for name, label in [("direct", "direct loopback"), ("palisade", "Palisade CONNECT"),
+                    ("squid", "squid CONNECT"), ("tinyproxy", "tinyproxy CONNECT")]:
+    t = tput(name)
+    if t is None:
+        w(f"| {label} | — | {why('tput-' + name)} | — |")
+        continue
+    w(f"| {label} | {len(t)} | {mmm(t, 1 / 1048576, '{:.0f}')} | "
+      f"{ratio(med(t), direct_tput, '{:.0%}')} |")
+w("")
+
+w("### Round trip per request")
+w("")
+w("`bench/lib/rtt.py`: a 1 KiB GET, timed from send to the last body byte. *Kept-alive*: one "
+  "connection (one tunnel), many requests, so the figure is what the relay adds per round "
+  "trip. *New tunnel*: a new connection, CONNECT and GET each time (the proxy's parse, "
+  "decision and upstream dial). The first 10 % of samples are warm-up and dropped.")
+w("")
+w("| path | mode | samples | µs median | min | p99 | max | added vs direct (median) |")
+w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for prefix, mode in [("rtt", "kept-alive"), ("new", "new tunnel")]:
+    base = load(f"{prefix}-direct.json")
+    base_med = med(base["rtt_us"]) if base else None
+    for name in ["direct", "palisade", "squid", "tinyproxy"]:
+        d = load(f"{prefix}-{name}.json")
+        if not d or not d.get("rtt_us"):
+            w(f"| {name} | {mode} | — | {why(prefix + '-' + name)} | | | | |")
+            continue
+        s = d["rtt_us"]
+        added = f"{med(s) - base_med:+.1f} µs" if base_med is not None and name != "direct" else ""
+        w(f"| {name} | {mode} | {len(s)} | {med(s):.1f} | {min(s):.1f} | {pct(s, 0.99):.1f} | "
+          f"{max(s):.1f} | {added} |")
+w("")
+
+# ------------------------------------------------------------------ plain HTTP
+w("## Plain HTTP with keep-alive: requests per second")
+w("")
+w("`wrk -t1 -c32` for the stated seconds per run, absolute-form requests "
+  "(`GET http://127.0.0.1:PORT/small.txt`, set by `bench/conf/proxy.lua`) sent to each "
+  "proxy; for Palisade wrk runs inside `palisade run`. nginx direct is the ceiling. Errors are "
+  "wrk's socket errors plus non-2xx responses, summed over the runs.")
+w("")
+
+
+def wrk(name):
+    rps, errs, files = [], 0, sorted(glob.glob(os.path.join(RES, f"wrk-{name}.*.txt")))
+    for f in files:
+        txt = open(f).read()
+        m = re.search(r"Requests/sec:\s+([0-9.]+)", txt)
+        if m:
+            rps.append(float(m.group(1)))
+        for e in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", txt):
+            errs += int(e)
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", txt)
+        if m:
+            errs += sum(int(x) for x in m.groups())
+    return rps, errs, files
+
+
+w("| target | runs | requests/s, median (min–max) | errors | Palisade ÷ this |")
+w("| --- | --- | --- | --- | --- |")
+pal_rps = med(wrk("palisade")[0])
+for name, label in [("direct", "nginx direct (no proxy)"), ("palisade", "Palisade proxy"),
+                    ("squid", "squid"), ("tinyproxy", "tinyproxy")]:
+    rps, errs, files = wrk(name)
+    if not rps:
+        detail = open(files[0]).read().strip()[-200:] if files else why("wrk-" + name)
+        w(f"| {label} | — | no result: `{' '.join(detail.split())}` | — | — |")
+        continue
+    w(f"| {label} | {len(rps)} | {mmm(rps, 1, '{:.0f}')} | {errs} | {ratio(pal_rps, med(rps))} |")
+w("")
+
+# ------------------------------------------------------------------ scale
+w("## Scale: concurrent idle CONNECT tunnels")
+w("")
+w("`bench/lib/idle_tunnels.py` inside `palisade run` opens N tunnels (256 dials at a time) to "
+  "a loopback server that holds connections, waits until all attempts finished, then the "
+  "host samples the supervisor's VmRSS (the proxy runs in the supervisor), releases the "
+  "client and waits for the run to end.")
+w("")
+w("| N requested | opened | refused (first reason) | failed | supervisor VmRSS MiB | peak (VmHWM) MiB | exit |")
+w("| --- | --- | --- | --- | --- | --- | --- |")
+scale_rows = []
+for p in glob.glob(os.path.join(RES, "scale.*.json")):
+    d = load(os.path.basename(p)) or {}
+    scale_rows.append(d)
+scale_rows.sort(key=lambda d: d.get("requested", 0))
+for d in scale_rows:
+    if "error" in d:
+        w(f"| ? | — | {d['error']} | | | | {d.get('exit')} |")
+        continue
+    w(f"| {d['requested']} | {d['opened']} | {d['refused']} ({d.get('first_refusal') or '—'}) | "
+      f"{d['failed']} {('(' + d['first_error'][:80] + ')') if d.get('first_error') else ''} | "
+      f"{d['supervisor_rss_kib'] / 1024:.1f} | {d['supervisor_hwm_kib'] / 1024:.1f} | {d['exit']} |")
+if len(scale_rows) >= 2 and all("opened" in d for d in scale_rows):
+    a, b = scale_rows[0], scale_rows[-1]
+    if b["opened"] > a["opened"]:
+        per = (b["supervisor_rss_kib"] - a["supervisor_rss_kib"]) / (b["opened"] - a["opened"])
+        w("")
+        w(f"Marginal cost: **{per:.1f} KiB per open tunnel** (both directions' buffers and two "
+          f"sockets); 10,000 tunnels at that rate ≈ "
+          f"{(a['supervisor_rss_kib'] + per * (10000 - a['opened'])) / 1024:.0f} MiB.")
+w("")
+
+# ------------------------------------------------------------------ work
+w("## Work inside the sandbox")
+w("")
+w("A git repository of small files (100 per directory), its tarball, and three commands: "
+  "`git status --porcelain`, `find TREE -name nomatch`, `tar -xf tree.tar` (into a fresh "
+  "directory, removed before each run by hyperfine's `--prepare`). One `hyperfine` runs "
+  "*inside* each environment, so sandbox start-up is not counted. bwrap is "
+  "`bwrap --unshare-all --ro-bind / / --bind W W --dev /dev --proc /proc`. runsc keeps writes "
+  "in its in-memory overlay, so its `tar` does not touch the disk.")
+w("")
+cmds = ["git status", "find", "tar -x"]
+envs = [("work-host", "host (no sandbox)"), ("work-palisade", "Palisade"),
+        ("work-bwrap", "bwrap"), ("work-runsc", "gVisor runsc")]
+w("| command | " + " | ".join(lbl for _, lbl in envs) + " |")
+w("| --- | " + " | ".join("---" for _ in envs) + " |")
+for i, c in enumerate(cmds):
+    host = med(hf_times("work-host", i) or [])
+    cells = []
+    for key, _ in envs:
+        t = hf_times(key, i)
+        if t is None:
+            cells.append(why(key) if i == 0 else "—")
+            continue
+        r = ""
+        if key != "work-host" and host:
+            r = f", {(med(t) / host - 1) * 100:+.1f} % vs host"
+        cells.append(f"{mmm(t, 1000)} ms{r}")
+    w(f"| `{c}` | " + " | ".join(cells) + " |")
+data = load("work-host.json")
+if data:
+    w("")
+    w(f"Runs per cell: {len(data['results'][0]['times'])} (after 2 warm-up runs).")
+w("")
+w("The whole command from the host, sandbox start included (workspace = the directory holding "
+  "the tree, so Palisade's plan walks it for hidden-name rules):")
+w("")
+w("| command | wall ms, median (min–max) |")
+w("| --- | --- |")
+for key, label in [("wstart-git-host", "`git status` on the host"),
+                   ("wstart-git-palisade", "`palisade run -- git status`"),
+                   ("wstart-true-palisade", "`palisade run -- true` in that workspace"),
+                   ("wstart-true-srt", "`srt true` in that workspace")]:
+    t = hf_times(key)
+    w(f"| {label} | {mmm(t, 1000) if t else why(key)} |")
+w("")
+
+# ------------------------------------------------------------------ TLS
+w("## TLS termination")
+w("")
+w("Not implemented yet (issue 4): there is no leaf minting and no terminating path to "
+  "measure, so there are no figures for the 100 µs leaf and 70 %-of-splice targets.")
+w("")
+
+# ------------------------------------------------------------------ targets
+w("## Targets (issue 6)")
+w("")
+w("| target | result | met |")
+w("| --- | --- | --- |")
+
+
+def row(target, result, ok):
+    w(f"| {target} | {result} | {'yes' if ok else ('no' if ok is not None else 'n/a')} |")
+
+
+bw = med(hf_times("start-bwrap") or [])
+row("`palisade run -- true` no slower than bwrap --unshare-all",
+    f"{pal_start * 1000:.1f} ms vs {bw * 1000:.1f} ms" if pal_start and bw else "missing",
+    (pal_start <= bw) if pal_start and bw else None)
+row("≥ 100× faster than srt",
+    f"{srt_t / pal_start:.0f}×" if pal_start and srt_t else "missing",
+    (srt_t / pal_start >= 100) if pal_start and srt_t else None)
+if tree:
+    row("Palisade's processes < 10 MiB RSS", f"{tree['total_kib'] / 1024:.1f} MiB",
+        tree["total_kib"] < 10 * 1024)
+pt = med(tput("palisade") or [])
+row("CONNECT bulk ≥ 90 % of direct",
+    f"{pt / direct_tput:.0%}" if pt and direct_tput else "missing",
+    (pt / direct_tput >= 0.9) if pt and direct_tput else None)
+a, b = load("rtt-direct.json"), load("rtt-palisade.json")
+if a and b:
+    added = med(b["rtt_us"]) - med(a["rtt_us"])
+    row("≤ 30 µs added per round trip (median)", f"{added:+.1f} µs", added <= 30)
+sq, tp = med(wrk("squid")[0]), med(wrk("tinyproxy")[0])
+if pal_rps and sq and tp:
+    row("plain HTTP ≥ 2× squid and tinyproxy", f"{pal_rps / sq:.2f}× squid, {pal_rps / tp:.2f}× "
+        "tinyproxy", pal_rps >= 2 * sq and pal_rps >= 2 * tp)
+row("TLS leaf < 100 µs; throughput ≥ 70 % of splice", "not implemented yet (issue 4)", None)
+worst = None
+for i in range(3):
+    h, p = med(hf_times("work-host", i) or []), med(hf_times("work-palisade", i) or [])
+    if h and p:
+        worst = max(worst or -1e9, p / h - 1)
+if worst is not None:
+    row("work inside within 3 % of outside", f"worst {worst * 100:+.1f} %", worst <= 0.03)
+big = scale_rows[-1] if scale_rows else None
+if big and "opened" in big:
+    ok = big["opened"] >= 10000 and big["supervisor_rss_kib"] < 200 * 1024
+    row("10,000 idle tunnels < 200 MiB",
+        f"{big['opened']} opened of {big['requested']}, {big['supervisor_rss_kib'] / 1024:.1f} MiB",
+        ok)
+w("")
+
+# ------------------------------------------------------------------ profile
+w("## Profile of `palisade run -- true`")
+w("")
+for name in ["profile-perf.txt", "profile-slowcalls.txt", "profile-strace-c.txt"]:
+    p = os.path.join(RES, name)
+    if os.path.exists(p):
+        body = open(p).read().rstrip()
+        if name == "profile-strace-c.txt":
+            body = "\n".join(body.splitlines()[:22])
+        w(f"`{name}`:")
+        w("")
+        w("```")
+        w(body)
+        w("```")
+        w("")
+
+if FAIL:
+    w("## Peers or steps that could not run")
+    w("")
+    for k, msg in FAIL.items():
+        w(f"- `{k}`: `{' '.join(msg.split())[:400]}`")
+    w("")
+
+notes = os.path.join(HERE, "..", "analysis.md")
+if os.path.exists(notes):
+    w(open(notes).read().rstrip())
+    w("")
+
+with open(OUT, "w") as f:
+    f.write("\n".join(lines) + "\n")

@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# Palisade against its peers, on this machine, in one run; writes BENCHMARKS.md.
+#
+#   bench/run.sh [--no-install] [--quick]     (PALISADE_BIN=path skips the build)
+#
+# Installs the peers (apt, npm), builds palisade (static musl if the target is installed),
+# starts loopback-only servers (nginx origin, squid, tinyproxy, a connection holder) on
+# ports below, runs every comparison with bounded counts and durations, and renders the
+# results with bench/lib/report.py. Every server it starts is stopped by pid on exit.
+# Nothing here talks to any address outside 127.0.0.0/8.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$REPO/bench
+WORK=${BENCH_WORK:-/tmp/palisade-bench}
+RES=$WORK/results
+RUN=$WORK/run
+PEERS=$WORK/peers
+SRT_VERSION=${SRT_VERSION:-0.0.83}
+ORIGIN_PORT=${ORIGIN_PORT:-18080}
+SQUID_PORT=${SQUID_PORT:-18128}
+TINY_PORT=${TINY_PORT:-18888}
+HOLD_PORT=${HOLD_PORT:-18090}
+ORIGIN=127.0.0.1:$ORIGIN_PORT
+PY=/usr/bin/python3
+
+INSTALL=1
+QUICK=0
+for a in "$@"; do
+    case $a in
+        --no-install) INSTALL=0 ;;
+        --quick) QUICK=1 ;;
+        *) echo "usage: $0 [--no-install] [--quick]" >&2; exit 2 ;;
+    esac
+done
+# Repetitions: startup runs, proxy repeats, tree size, tunnel count.
+if [ $QUICK = 1 ]; then
+    N_START=10 N_SLOW=3 N_REP=2 N_FILES=5000 N_TUNNELS=1000 WRK_S=3 BIG_MB=128
+else
+    N_START=40 N_SLOW=12 N_REP=5 N_FILES=50000 N_TUNNELS=10000 WRK_S=8 BIG_MB=512
+fi
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+# Records a peer or step that could not run, with its error, for the report.
+fail_note() { $PY - "$RES/failures.json" "$1" "$2" <<'EOF'
+import json, os, sys
+path, key, msg = sys.argv[1], sys.argv[2], sys.argv[3]
+data = json.load(open(path)) if os.path.exists(path) else {}
+data[key] = msg[-2000:]
+json.dump(data, open(path, "w"), indent=1)
+EOF
+}
+
+STARTED_PIDS=()
+cleanup() {
+    for f in "$RUN"/nginx.pid "$RUN"/squid.pid "$RUN"/tinyproxy.pid; do
+        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+    for p in "${STARTED_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+}
+trap cleanup EXIT
+
+rm -rf "$RES" "$RUN"
+mkdir -p "$RES" "$RUN" "$PEERS" "$WORK/ws" "$WORK/www"
+echo '{}' > "$RES/failures.json"
+
+# ---------------------------------------------------------------- install
+install_peers() {
+    log "installing peers"
+    apt-get update -qq >"$RUN/apt-update.log" 2>&1 || log "apt-get update failed"
+    for p in bubblewrap hyperfine squid tinyproxy wrk socat ripgrep nginx-light time curl git \
+        strace runsc; do
+        if ! apt-get install -y -qq "$p" >"$RUN/apt-$p.log" 2>&1; then
+            fail_note "apt:$p" "$(tail -5 "$RUN/apt-$p.log")"
+        fi
+    done
+    mkdir -p "$PEERS/srt"
+    if ! (cd "$PEERS/srt" && npm install --no-audit --no-fund \
+        "@anthropic-ai/sandbox-runtime@$SRT_VERSION" >"$RUN/npm.log" 2>&1); then
+        fail_note "npm:srt" "$(tail -5 "$RUN/npm.log")"
+    fi
+}
+[ $INSTALL = 1 ] && install_peers
+SRT=$PEERS/srt/node_modules/.bin/srt
+
+# ---------------------------------------------------------------- build
+if [ -n "${PALISADE_BIN:-}" ]; then
+    # A binary built elsewhere (e.g. while the tree does not compile); recorded as such.
+    PAL=$PALISADE_BIN
+    BUILD="given binary ($(file -b "$PAL" | cut -d, -f1-2))"
+else
+    log "building palisade (release)"
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+    MUSL=x86_64-unknown-linux-musl
+    if (cd "$REPO" && cargo build -q --release --target $MUSL -p palisade) >"$RUN/build.log" 2>&1
+    then
+        PAL=$CARGO_TARGET_DIR/$MUSL/release/palisade
+        BUILD="musl static ($MUSL)"
+    else
+        fail_note "build:musl" "$(tail -5 "$RUN/build.log")"
+        (cd "$REPO" && cargo build -q --release -p palisade) >"$RUN/build.log" 2>&1 || {
+            cat "$RUN/build.log" >&2
+            exit 1
+        }
+        PAL=$CARGO_TARGET_DIR/release/palisade
+        BUILD="glibc (x86_64-unknown-linux-gnu)"
+    fi
+fi
+# A copy outside the workspace and the target dir, so no run's mount plan depends on them.
+cp "$PAL" "$WORK/palisade"
+PAL=$WORK/palisade
+log "palisade: $PAL ($BUILD)"
+
+# ---------------------------------------------------------------- machine
+$PY - "$RES/machine.json" "$BUILD" "$SRT" "$(git -C "$REPO" rev-parse --short HEAD)" <<'EOF'
+import json, os, platform, subprocess, sys
+def out(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        return (r.stdout or r.stderr).strip().splitlines()[0] if (r.stdout or r.stderr) else ""
+    except Exception as e:
+        return f"unavailable ({e})"
+mem = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+json.dump({
+    "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+    "mem_gib": round(int(mem) / 1048576, 1),
+    "os": out(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
+    "palisade_build": sys.argv[2],
+    "palisade_commit": sys.argv[4],
+    "versions": {
+        "bwrap": out(["bwrap", "--version"]), "hyperfine": out(["hyperfine", "--version"]),
+        "squid": out(["squid", "-v"]), "tinyproxy": out(["tinyproxy", "-v"]),
+        "wrk": out(["wrk", "-v"]), "nginx": out(["nginx", "-v"]),
+        "runsc": out(["runsc", "--version"]), "srt": out([sys.argv[3], "--version"]),
+        "node": out(["node", "--version"]), "curl": out(["curl", "--version"]),
+        "git": out(["git", "--version"]), "python": platform.python_version(),
+    },
+}, open(sys.argv[1], "w"), indent=1)
+EOF
+
+# hyperfine NAME RUNS WARMUP CMD... : one command, JSON into $RES/NAME.json, error recorded.
+hf() {
+    local name=$1 runs=$2 warm=$3
+    shift 3
+    if ! hyperfine -N --style none --warmup "$warm" --runs "$runs" \
+        --export-json "$RES/$name.json" -- "$*" >"$RUN/$name.log" 2>&1; then
+        fail_note "$name" "$(tail -5 "$RUN/$name.log")"
+    fi
+}
+
+# ---------------------------------------------------------------- startup
+cd "$WORK/ws"
+log "startup"
+hf start-true "$N_START" 5 true
+hf start-unshare "$N_START" 5 unshare -Urnpf true
+hf start-bwrap "$N_START" 5 bwrap --unshare-all --ro-bind / / true
+hf start-palisade "$N_START" 5 "$PAL" run -- true
+hf start-srt "$N_SLOW" 2 "$SRT" true
+hf start-runsc "$N_SLOW" 2 runsc --network=none do true
+
+log "memory"
+# GNU time's max RSS is the largest single process of the run (supervisor, init or `true`).
+for i in $(seq 5); do
+    /usr/bin/time -f '%M' -o "$RUN/maxrss.$i" "$PAL" run -- true
+done
+cat "$RUN"/maxrss.* | $PY -c 'import json,sys; json.dump([int(x) for x in sys.stdin.read().split()], open(sys.argv[1],"w"))' \
+    "$RES/palisade-maxrss.json"
+# Steady state: every process of the run except the command (`sleep`), sampled mid-run.
+tree_rss() {
+    local name=$1
+    shift
+    "$@" >/dev/null 2>&1 &
+    local pid=$!
+    sleep 1.5
+    $PY "$BENCH/lib/treerss.py" "$pid" sleep >"$RES/$name.json" || fail_note "$name" "sample failed"
+    wait "$pid" || fail_note "$name" "exit $?"
+}
+tree_rss rss-palisade "$PAL" run -- sleep 3
+"$PAL" run -- sh -c 'grep -E "^(Name|VmHWM|VmRSS)" /proc/1/status' >"$RES/rss-palisade-init.txt" 2>&1
+[ -x "$SRT" ] && tree_rss rss-srt "$SRT" sleep 3
+
+# ---------------------------------------------------------------- servers
+log "starting loopback servers"
+head -c 1024 /dev/zero | tr '\0' x >"$WORK/www/small.txt"
+head -c $((BIG_MB * 1048576)) /dev/zero >"$WORK/www/big.bin"
+fill() { sed -e "s#@PORT@#$2#g;s#@ROOT@#$WORK/www#g;s#@RUN@#$RUN#g" \
+    -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g;s#@HOLD_PORT@#$HOLD_PORT#g" "$BENCH/conf/$1"; }
+fill nginx.conf "$ORIGIN_PORT" >"$RUN/nginx.conf"
+nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" || fail_note origin "nginx did not start"
+fill squid.conf "$SQUID_PORT" >"$RUN/squid.conf"
+squid -f "$RUN/squid.conf" >"$RUN/squid.log" 2>&1 || fail_note squid "$(tail -5 "$RUN/squid.log")"
+fill tinyproxy.conf "$TINY_PORT" >"$RUN/tinyproxy.conf"
+printf '^127\\.0\\.0\\.1$\n' >"$RUN/tinyproxy.filter"
+tinyproxy -c "$RUN/tinyproxy.conf" >"$RUN/tinyproxy.out" 2>&1 \
+    || fail_note tinyproxy "$(tail -5 "$RUN/tinyproxy.out")"
+for i in $(seq 50); do
+    curl -s -o /dev/null "http://$ORIGIN/small.txt" \
+        && curl -s -o /dev/null -x "127.0.0.1:$SQUID_PORT" "http://$ORIGIN/small.txt" \
+        && curl -s -o /dev/null -x "127.0.0.1:$TINY_PORT" "http://$ORIGIN/small.txt" && break
+    sleep 0.2
+done
+# Palisade's proxy reaches the origin only because these flags allow exactly it.
+PNET=(--allow-domain "$ORIGIN" --allow-cidr 127.0.0.0/8)
+
+# ---------------------------------------------------------------- CONNECT tunnel
+log "CONNECT throughput"
+# curl's own download speed, N_REP downloads of big.bin, in one process tree per proxy.
+dl_loop="for i in \$(seq $N_REP); do curl -s --noproxy '' \$PX -o /dev/null -w '%{speed_download}\n' http://$ORIGIN/big.bin; done"
+PX="" sh -c "$dl_loop" >"$RES/tput-direct.txt" 2>>"$RUN/tput.log"
+"$PAL" run "${PNET[@]}" --env "PX=-p -x http://127.0.0.1:3128" -- sh -c "$dl_loop" \
+    >"$RES/tput-palisade.txt" 2>>"$RUN/tput.log" || fail_note tput-palisade "$(tail -3 "$RUN/tput.log")"
+PX="-p -x http://127.0.0.1:$SQUID_PORT" sh -c "$dl_loop" >"$RES/tput-squid.txt" 2>>"$RUN/tput.log"
+PX="-p -x http://127.0.0.1:$TINY_PORT" sh -c "$dl_loop" >"$RES/tput-tinyproxy.txt" 2>>"$RUN/tput.log"
+
+log "round trips"
+NRTT=$((N_REP * 1000))
+rtt() {
+    local name=$1
+    shift
+    "$@" >"$RES/$name.json" 2>"$RUN/$name.log" || fail_note "$name" "$(tail -3 "$RUN/$name.log")"
+}
+rtt rtt-direct $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT
+rtt rtt-palisade "$PAL" run "${PNET[@]}" -- \
+    $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT 127.0.0.1 3128
+rtt rtt-squid $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT 127.0.0.1 "$SQUID_PORT"
+rtt rtt-tinyproxy $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT 127.0.0.1 "$TINY_PORT"
+NNEW=$((N_REP * 100))
+rtt new-direct $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW - - fresh
+rtt new-palisade "$PAL" run "${PNET[@]}" -- \
+    $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW 127.0.0.1 3128 fresh
+rtt new-squid $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW 127.0.0.1 "$SQUID_PORT" fresh
+rtt new-tinyproxy $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW 127.0.0.1 "$TINY_PORT" fresh
+
+# ---------------------------------------------------------------- plain HTTP keep-alive
+log "plain HTTP requests/s (wrk, ${WRK_S}s x $N_REP each)"
+WRK=(wrk -t1 -c32 -d"${WRK_S}s" --timeout 5s -s "$BENCH/conf/proxy.lua")
+export BENCH_ORIGIN=$ORIGIN BENCH_PATH=/small.txt
+for i in $(seq "$N_REP"); do
+    wrk -t1 -c32 -d"${WRK_S}s" "http://$ORIGIN/small.txt" >"$RES/wrk-direct.$i.txt" 2>&1
+    "$PAL" run "${PNET[@]}" --env BENCH_ORIGIN --env BENCH_PATH -- \
+        "${WRK[@]}" http://127.0.0.1:3128/ >"$RES/wrk-palisade.$i.txt" 2>&1
+    "${WRK[@]}" "http://127.0.0.1:$SQUID_PORT/" >"$RES/wrk-squid.$i.txt" 2>&1
+    "${WRK[@]}" "http://127.0.0.1:$TINY_PORT/" >"$RES/wrk-tinyproxy.$i.txt" 2>&1
+done
+
+# ---------------------------------------------------------------- scale
+log "scale: $N_TUNNELS idle tunnels"
+$PY "$BENCH/lib/hold_server.py" "$HOLD_PORT" 300 &
+STARTED_PIDS+=($!)
+sleep 0.5
+scale() {
+    local n=$1 status=$WORK/ws/tunnels.$1.json release=$WORK/ws/release.$1
+    rm -f "$status" "$release"
+    "$PAL" run --allow-domain "127.0.0.1:$HOLD_PORT" --allow-cidr 127.0.0.0/8 -- \
+        $PY "$BENCH/lib/idle_tunnels.py" 3128 127.0.0.1 "$HOLD_PORT" "$n" "$status" "$release" 60 \
+        >"$RUN/scale.$n.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 600); do [ -s "$status" ] && break; sleep 0.1; done
+    sleep 0.5
+    local rss hwm
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    touch "$release"
+    local rc=0
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$pid" 2>/dev/null && rc=killed
+    wait "$pid" || rc=$?
+    $PY - "$RES/scale.$n.json" "$status" "${rss:-0}" "${hwm:-0}" "$rc" <<'EOF'
+import json, os, sys
+out, status, rss, hwm, rc = sys.argv[1:]
+st = json.load(open(status)) if os.path.exists(status) else {"error": "no status file"}
+st.update({"supervisor_rss_kib": int(rss), "supervisor_hwm_kib": int(hwm), "exit": rc})
+json.dump(st, open(out, "w"), indent=1)
+EOF
+}
+scale 1
+scale "$N_TUNNELS"
+
+# ---------------------------------------------------------------- work inside
+log "work inside the sandbox: $N_FILES-file tree"
+W=$WORK/work
+rm -rf "$W"
+mkdir -p "$W/untar"
+$PY "$BENCH/lib/maketree.py" "$W/tree" "$N_FILES"
+(cd "$W/tree" && git init -q && git add -A && git -c user.name=b -c user.email=b@b.invalid \
+    commit -qm tree) >"$RUN/tree.log" 2>&1
+tar -cf "$W/tree.tar" -C "$W" tree --exclude=.git
+# One hyperfine per environment, run inside it; JSON on stdout (runsc keeps no writes).
+WORKCMDS=(--prepare "rm -rf $W/untar/tree" "git -C $W/tree status --porcelain"
+    "find $W/tree -name nomatch" "tar -xf $W/tree.tar -C $W/untar")
+work_hf() {
+    local name=$1
+    shift
+    if ! "$@" hyperfine -N --style none --warmup 2 --runs "$N_REP" --export-json /dev/stdout \
+        "${WORKCMDS[@]}" >"$RES/$name.json" 2>"$RUN/$name.log"; then
+        fail_note "$name" "$(tail -5 "$RUN/$name.log")"
+    fi
+}
+cd "$W"
+work_hf work-host
+work_hf work-palisade "$PAL" run --workspace "$W" --
+work_hf work-bwrap bwrap --unshare-all --ro-bind / / --bind "$W" "$W" --dev /dev --proc /proc --
+work_hf work-runsc runsc --network=none do
+# The whole command, sandbox start included, and palisade's start in a big workspace.
+hf wstart-git-host "$N_REP" 1 git -C "$W/tree" status --porcelain
+hf wstart-git-palisade "$N_REP" 1 "$PAL" run --workspace "$W" -- git -C "$W/tree" status --porcelain
+hf wstart-true-palisade "$N_REP" 1 "$PAL" run --workspace "$W" -- true
+[ -x "$SRT" ] && hf wstart-true-srt 3 1 "$SRT" true
+
+# ---------------------------------------------------------------- profile
+log "profile"
+cd "$WORK/ws"
+if perf stat -e instructions true >"$RUN/perf-probe.log" 2>&1 \
+    && ! grep -q 'not supported' "$RUN/perf-probe.log"; then
+    echo "hardware counters available" >"$RES/profile-perf.txt"
+else
+    echo "perf: hardware counters unavailable ($(grep -m1 -o 'not supported' "$RUN/perf-probe.log" || echo error))" \
+        >"$RES/profile-perf.txt"
+fi
+strace -f -c -o "$RES/profile-strace-c.txt" "$PAL" run -- true 2>/dev/null \
+    || echo "strace unavailable" >"$RES/profile-strace-c.txt"
+strace -f -ttt -T -o "$RUN/strace-ttt.txt" "$PAL" run -- true 2>/dev/null \
+    && $PY "$BENCH/lib/slowcalls.py" "$RUN/strace-ttt.txt" >"$RES/profile-slowcalls.txt"
+
+log "report"
+cd "$REPO"
+$PY "$BENCH/lib/report.py" "$RES" "$REPO/BENCHMARKS.md"
+log "wrote $REPO/BENCHMARKS.md"

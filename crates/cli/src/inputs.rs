@@ -42,7 +42,8 @@ pub fn load(args: &PolicyArgs) -> Result<Effective> {
         policy.limits.open_files = Some(n);
     }
     if let Some(size) = &args.file_size {
-        palisade_policy::parse_size(size).map_err(|m| anyhow::anyhow!("--file-size {size:?}: {m}"))?;
+        palisade_policy::parse_size(size)
+            .map_err(|m| anyhow::anyhow!("--file-size {size:?}: {m}"))?;
         policy.limits.file_size = Some(size.clone());
     }
     let raw_ws = policy

@@ -136,8 +136,11 @@ fn main() -> ExitCode {
             }
         }
         Command::ProxyConnect { host, port } => {
-            let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], run::PROXY_PORT));
-            match palisade_proxy::proxy_connect_stdio(proxy, &host, port) {
+            match palisade_proxy::proxy_connect_stdio(
+                palisade_proxy::proxy_addr_from_env(),
+                &host,
+                port,
+            ) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("palisade proxy-connect: {e}");

@@ -128,7 +128,8 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
             return Err(e.into());
         }
     }
-    // 3.
+    // 3. The proxy holds two descriptors per tunnel; the sandbox already has its own limit.
+    raise_nofile();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -275,6 +276,20 @@ fn env_rules(
 fn print_denied(proxy: &palisade_proxy::Proxy) {
     if let Some(line) = palisade_proxy::summary_line(&proxy.denied_summary()) {
         eprintln!("{line}");
+    }
+}
+
+fn raise_nofile() {
+    // SAFETY: reading and lowering/raising our own soft limit up to the hard limit.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
     }
 }
 

@@ -11,6 +11,8 @@ mod common;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use common::*;
 
@@ -125,4 +127,47 @@ fn ssh_agent_socket_is_masked() {
     p.out.assert_ok();
     p.expect(&op, UNREACHABLE);
     assert!(Path::new(&sock).exists());
+}
+
+#[test]
+fn sockets_in_run_that_come_and_go_do_not_abort_runs() {
+    // The mount plan lists the sockets under /run; one that disappears before the sandbox
+    // mounts over it (a daemon restarting, a per-session socket) must not fail the run.
+    if !require_root("sockets_in_run_that_come_and_go_do_not_abort_runs") {
+        return;
+    }
+    let t = Scratch::new("net-run-churn");
+    let dir = RunDir(PathBuf::from(format!("/run/palisade-churn-{}", token())));
+    mkdirs(&dir.0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let (stop, dir) = (stop.clone(), dir.0.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let p = dir.join(format!("s{}", i % 8));
+                let l = UnixListener::bind(&p);
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                drop(l);
+                let _ = std::fs::remove_file(&p);
+                i += 1;
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        let out = t.run(&[], &["true"]);
+        if out.code() != 0 {
+            failures.push(out.stderr.trim().to_string());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = churn.join();
+    assert!(
+        failures.is_empty(),
+        "{} of 40 runs failed while sockets came and went in {}:\n{}",
+        failures.len(),
+        dir.0.display(),
+        failures.join("\n")
+    );
 }

@@ -186,3 +186,15 @@ fn missing_rc_file_cannot_be_created_with_the_workspace_at_home() {
         zshrc.display()
     );
 }
+
+#[test]
+fn missing_git_config_worktree_cannot_be_created() {
+    // Like a missing rc file: `.git/config.worktree` is read by the host's git (with
+    // extensions.worktreeConfig) and may set core.fsmonitor or core.hooksPath.
+    let t = Scratch::new("git-worktree-config");
+    repo(&t);
+    let p = t.probe(&[], &["write:.git/config.worktree:[core]"]);
+    p.out.assert_ok();
+    p.expect("write:.git/config.worktree:[core]", DENIED_WRITE);
+    assert!(!t.ws.join(".git/config.worktree").exists());
+}

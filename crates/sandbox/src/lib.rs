@@ -17,6 +17,7 @@ mod caps;
 mod command;
 pub mod doctor;
 mod error;
+mod guard;
 mod init;
 pub mod landlock;
 pub mod limits;

@@ -11,18 +11,28 @@
 //! 6. Drop every capability, the bounding set and the ambient set; lock the securebits.
 //! 7. `no_new_privs`, which Landlock and seccomp need without capabilities.
 //! 8. Landlock, after the mounts (it forbids later mount changes).
-//! 9. seccomp, last, so the filter need not allow any of the calls above.
+//! 9. seccomp, last, so the filter need not allow any of the calls above. With missing
+//!    protected paths, the guard filter comes first and its listener goes to init (`guard/`).
 //! 10. `execve`, searching `PATH` from the sandbox's environment.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use crate::{caps, landlock, seccomp, sys, SandboxSpec};
 
+/// The directories Landlock leaves writable; init restricts itself with the same set.
+pub fn landlock_roots(spec: &SandboxSpec) -> Vec<PathBuf> {
+    let mut roots = spec.fs.write_roots.clone();
+    roots.extend(["/tmp", "/dev"].map(PathBuf::from));
+    roots
+}
+
 /// Never returns: either `execve` succeeds or the failure goes down `err` and the process exits.
-pub fn run(spec: &SandboxSpec, err: OwnedFd) -> ! {
-    let failure = match prepare(spec, &err) {
+/// `guard` is the socket the guard's listener goes to init on, when there is a guard.
+pub fn run(spec: &SandboxSpec, err: OwnedFd, guard: Option<OwnedFd>) -> ! {
+    let failure = match prepare(spec, &err, guard) {
         Ok(()) => exec(spec),
         Err(e) => e,
     };
@@ -31,7 +41,7 @@ pub fn run(spec: &SandboxSpec, err: OwnedFd) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-fn prepare(spec: &SandboxSpec, err: &OwnedFd) -> Result<(), String> {
+fn prepare(spec: &SandboxSpec, err: &OwnedFd, guard: Option<OwnedFd>) -> Result<(), String> {
     let step = |stage: &str, r: sys::SysResult<()>| r.map_err(|e| format!("E{stage}: {e}"));
     // 1.
     step("setsid", sys::setsid())?;
@@ -53,7 +63,11 @@ fn prepare(spec: &SandboxSpec, err: &OwnedFd) -> Result<(), String> {
         sys::chdir(&spec.cwd).or_else(|_| sys::chdir(std::path::Path::new("/"))),
     )?;
     // 4.
-    step("close fds", sys::close_fds_from(3, Some(err.as_raw_fd())))?;
+    let closed = match &guard {
+        None => sys::close_fds_from(3, Some(err.as_raw_fd())),
+        Some(g) => close_all_but(&[err.as_raw_fd(), g.as_raw_fd()]),
+    };
+    step("close fds", closed)?;
     // 5.
     if let Some(apply) = &spec.rlimits {
         apply().map_err(|e| format!("Erlimits: {}", sys::errno_text(e)))?;
@@ -67,12 +81,50 @@ fn prepare(spec: &SandboxSpec, err: &OwnedFd) -> Result<(), String> {
     )?;
     // 8.
     if spec.landlock {
-        let mut roots = spec.fs.write_roots.clone();
-        roots.extend(["/tmp", "/dev"].map(std::path::PathBuf::from));
-        landlock::restrict(&roots).map_err(|e| format!("Elandlock: {e}"))?;
+        landlock::restrict(&landlock_roots(spec)).map_err(|e| format!("Elandlock: {e}"))?;
     }
     // 9.
+    if let Some(chan) = guard {
+        let listener = step_val("seccomp guard", seccomp::install_guard())?;
+        step(
+            "seccomp guard",
+            sys::send_with_fds(&chan, b"L", &[listener.as_raw_fd()]),
+        )?;
+        // The listener must not reach the command: it could answer its own calls.
+        drop(listener);
+        drop(chan);
+    }
     step("seccomp", seccomp::install())
+}
+
+fn step_val<T>(stage: &str, r: sys::SysResult<T>) -> Result<T, String> {
+    r.map_err(|e| format!("E{stage}: {e}"))
+}
+
+/// Closes every descriptor from 3 up except those in `keep`.
+fn close_all_but(keep: &[RawFd]) -> sys::SysResult<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|k| **k >= 3)
+        .map(|k| *k as u32)
+        .collect();
+    keep.sort_unstable();
+    let mut lo = 3u32;
+    for k in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+        if k > lo {
+            // SAFETY: close_range takes plain integers.
+            let ret = unsafe { libc::syscall(libc::SYS_close_range, lo, k - 1, 0u32) };
+            if ret < 0 {
+                return Err(sys::SysError {
+                    call: "close_range",
+                    arg: format!("{lo}..{}", k - 1),
+                    errno: sys::errno(),
+                });
+            }
+        }
+        lo = k.saturating_add(1);
+    }
+    Ok(())
 }
 
 /// Tries each `PATH` entry like `execvp`, and reports ENOENT only if every candidate was

@@ -12,12 +12,20 @@
 //!    signals to forward, fork the command, and learn from a close-on-exec pipe whether its
 //!    `execve` worked.
 //! 6. Forward signals and reap until the command exits; send its wait status; exit.
+//!
+//! With missing protected paths (see `guard/`), init also serves the command's calls that
+//! create a name. So that it can do no more on the command's behalf than the command itself,
+//! it takes the command's Landlock domain before the fork (the command's own domain then nests
+//! in it, so init can still signal it and read its memory), and once the command runs, it
+//! keeps no capability but `CAP_SYS_PTRACE` (to read the memory of a caller that made itself
+//! non-dumpable).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
+use crate::guard::{self, Guard};
 use crate::protocol::{self, Msg};
-use crate::{command, mounts, net, sys, SandboxSpec};
+use crate::{command, landlock, mounts, net, sys, SandboxSpec};
 
 const FORWARDED: &[libc::c_int] = &[
     libc::SIGINT,
@@ -102,6 +110,15 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
     }
     let sigfd = block_forwarded().map_err(fail("signals"))?;
     let (err_r, err_w) = sys::pipe().map_err(fail("exec"))?;
+    let guard = Guard::new(&spec.fs.protect_missing, &spec.fs.write_roots);
+    let chan = match guard {
+        Some(_) => Some(sys::socketpair_seqpacket().map_err(fail("seccomp guard"))?),
+        None => None,
+    };
+    if guard.is_some() && spec.landlock {
+        landlock::restrict(&command::landlock_roots(spec))
+            .map_err(|e| Msg::SetupFailed("landlock".into(), e))?;
+    }
     // SAFETY: init is single-threaded; the child only runs `command::run`, which never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -110,11 +127,22 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
             format!("fork: {}", sys::errno_text(sys::errno())),
         ));
     }
+    let (init_end, cmd_end) = chan.unzip();
     if pid == 0 {
         drop(err_r);
-        command::run(spec, err_w);
+        drop(init_end);
+        command::run(spec, err_w, cmd_end);
     }
     drop(err_w);
+    drop(cmd_end);
+    // Before the exec report: the command sends the listener, then execs. EOF here means it
+    // failed first, and the report says why.
+    let listener = init_end.and_then(|s| {
+        let mut buf = [0u8; 8];
+        sys::recv_with_fds(&s, &mut buf)
+            .ok()
+            .and_then(|(_, fds)| fds.into_iter().next())
+    });
     let report = read_to_end(&err_r);
     if !report.is_empty() {
         let text = String::from_utf8_lossy(&report).into_owned();
@@ -128,9 +156,22 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
             }
         });
     }
+    let served = match (guard, listener) {
+        (Some(g), Some(l)) => {
+            keep_only_ptrace().map_err(fail("capabilities"))?;
+            Some((l, g))
+        }
+        (Some(_), None) => {
+            return Err(Msg::SetupFailed(
+                "seccomp guard".into(),
+                "the command sent no listener".into(),
+            ))
+        }
+        _ => None,
+    };
     protocol::send(ctl, &Msg::Started(pid), &[]).map_err(fail("control"))?;
     // 6.
-    let status = forward_until_exit(&sigfd, pid);
+    let status = forward_until_exit(&sigfd, pid, served.as_ref());
     protocol::send(ctl, &Msg::Exited(status), &[]).map_err(fail("control"))?;
     Ok(())
 }
@@ -157,9 +198,38 @@ fn block_forwarded() -> sys::SysResult<OwnedFd> {
     }
 }
 
-/// Returns the command's raw wait status once it has exited.
-fn forward_until_exit(sigfd: &OwnedFd, cmd: libc::pid_t) -> i32 {
+/// Returns the command's raw wait status once it has exited. Serves the guard's calls
+/// meanwhile, until every process holding its filter is gone (the listener hangs up).
+fn forward_until_exit(sigfd: &OwnedFd, cmd: libc::pid_t, served: Option<&(OwnedFd, Guard)>) -> i32 {
+    let mut served = served;
     loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: served.map_or(-1, |(l, _)| l.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polling two live pollfd entries; a negative fd is ignored.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            continue; // EINTR; every handled signal is blocked and read from the signalfd
+        }
+        if let Some((listener, guard)) = served {
+            if fds[1].revents & libc::POLLIN != 0 {
+                guard::serve_one(listener, guard);
+            } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                served = None;
+            }
+        }
+        if fds[0].revents & libc::POLLIN == 0 {
+            continue;
+        }
         // SAFETY: signalfd_siginfo is plain data; read fills it whole or fails.
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
@@ -219,4 +289,48 @@ fn read_to_end(fd: &OwnedFd) -> Vec<u8> {
         }
         out.extend_from_slice(&buf[..n as usize]);
     }
+}
+
+/// Leaves init with `CAP_SYS_PTRACE` alone (effective and permitted), so the calls it makes
+/// for the command meet the same permission checks as the command's own.
+fn keep_only_ptrace() -> sys::SysResult<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let ptrace = 1u32 << 19; // CAP_SYS_PTRACE
+    let data = [
+        Data {
+            effective: ptrace,
+            permitted: ptrace,
+            inheritable: 0,
+        },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: header and data have the layout capset(2) expects for version 3.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    if ret < 0 {
+        return Err(sys::SysError {
+            call: "capset",
+            arg: "CAP_SYS_PTRACE".into(),
+            errno: sys::errno(),
+        });
+    }
+    Ok(())
 }

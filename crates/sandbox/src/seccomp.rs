@@ -8,12 +8,24 @@
 //! - `ioctl` commands are compared on their low 32 bits only, the width the kernel uses, so
 //!   TIOCSTI with high bits set is caught too (CVE-2019-10063);
 //! - `clone3` answers ENOSYS, so libc falls back to `clone`, whose flags a filter can read.
+//!
+//! A second, optional filter ([`install_guard`]) hands the calls that create a name to init,
+//! which refuses protected names that do not exist yet (see `guard/`).
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use crate::sys::{SysError, SysResult};
 
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
 const RET_ALLOW: u32 = 0x7fff_0000;
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+
+const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+const FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+/// Once init has read a notification, only a fatal signal interrupts the waiting call (5.19+),
+/// so an operation init already performed is never restarted and performed twice.
+const FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 
 const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
@@ -172,28 +184,94 @@ fn program() -> Vec<Insn> {
     p
 }
 
-/// Installs the filter on the calling (single-threaded) process. `no_new_privs` must be set.
-pub fn install() -> SysResult<()> {
-    let prog = program();
-    #[repr(C)]
-    struct Fprog {
-        len: u16,
-        filter: *const Insn,
+/// The calls that create a name, and where their flags are when only some flags create one.
+/// `openat2` keeps its flags in a struct a filter cannot read: it answers ENOSYS, and libc and
+/// programs fall back to `openat`.
+fn guard_program() -> Vec<Insn> {
+    let enosys = RET_ERRNO | libc::ENOSYS as u32;
+    let mut p = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        // Any other ABI is killed by the main filter; nothing to hand to init here.
+        jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
+        stmt(BPF_RET_K, RET_ALLOW),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+        jump(BPF_JEQ_K, libc::SYS_openat2 as u32, 0, 1),
+        stmt(BPF_RET_K, enosys),
+    ];
+    // O_CREAT lives in the low 32 bits, the width the kernel reads the flags with.
+    for (nr, flags_arg) in creating_opens() {
+        p.extend([
+            jump(BPF_JEQ_K, nr as u32, 0, 4),
+            stmt(BPF_LD_W_ABS, off_arg_lo(flags_arg)),
+            jump(BPF_JSET_K, libc::O_CREAT as u32, 0, 1),
+            stmt(BPF_RET_K, RET_USER_NOTIF),
+            stmt(BPF_RET_K, RET_ALLOW),
+        ]);
     }
+    for nr in creating_calls() {
+        p.extend([
+            jump(BPF_JEQ_K, nr as u32, 0, 1),
+            stmt(BPF_RET_K, RET_USER_NOTIF),
+        ]);
+    }
+    p.push(stmt(BPF_RET_K, RET_ALLOW));
+    p
+}
+
+fn creating_opens() -> Vec<(i64, u32)> {
+    let mut v = vec![(libc::SYS_openat, 2)];
+    #[cfg(target_arch = "x86_64")]
+    v.push((libc::SYS_open, 1));
+    v
+}
+
+/// Calls that always create a name (or fail).
+fn creating_calls() -> Vec<i64> {
+    let mut v = vec![
+        libc::SYS_mkdirat,
+        libc::SYS_mknodat,
+        libc::SYS_symlinkat,
+        libc::SYS_linkat,
+        libc::SYS_renameat,
+        libc::SYS_renameat2,
+    ];
+    #[cfg(target_arch = "x86_64")]
+    v.extend([
+        libc::SYS_creat,
+        libc::SYS_mkdir,
+        libc::SYS_mknod,
+        libc::SYS_symlink,
+        libc::SYS_link,
+        libc::SYS_rename,
+    ]);
+    v
+}
+
+#[repr(C)]
+struct Fprog {
+    len: u16,
+    filter: *const Insn,
+}
+
+fn set_filter(prog: &[Insn], flags: u32) -> libc::c_long {
     let fprog = Fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr(),
     };
     // SAFETY: fprog points at a live, well-formed program for the duration of the call.
-    let ret = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_seccomp,
-            1, /* SECCOMP_SET_MODE_FILTER */
-            0u32,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
             &fprog as *const Fprog,
         )
-    };
-    if ret < 0 {
+    }
+}
+
+/// Installs the filter on the calling (single-threaded) process. `no_new_privs` must be set.
+pub fn install() -> SysResult<()> {
+    if set_filter(&program(), 0) < 0 {
         return Err(SysError {
             call: "seccomp",
             arg: "SET_MODE_FILTER".into(),
@@ -201,6 +279,29 @@ pub fn install() -> SysResult<()> {
         });
     }
     Ok(())
+}
+
+/// Installs the guard filter and returns its notification listener, which init serves.
+/// Must come before [`install`]: nothing may create a name between the two and `execve`.
+pub fn install_guard() -> SysResult<OwnedFd> {
+    let prog = guard_program();
+    let mut ret = set_filter(
+        &prog,
+        FILTER_FLAG_NEW_LISTENER | FILTER_FLAG_WAIT_KILLABLE_RECV,
+    );
+    if ret < 0 && crate::sys::errno() == libc::EINVAL {
+        // Before 5.19: a signal can interrupt a call init is serving (see guard/serve.rs).
+        ret = set_filter(&prog, FILTER_FLAG_NEW_LISTENER);
+    }
+    if ret < 0 {
+        return Err(SysError {
+            call: "seccomp",
+            arg: "SET_MODE_FILTER NEW_LISTENER".into(),
+            errno: crate::sys::errno(),
+        });
+    }
+    // SAFETY: the kernel returned a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
 }
 
 #[cfg(test)]

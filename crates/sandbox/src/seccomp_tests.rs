@@ -3,7 +3,7 @@
 use super::*;
 
 fn run(prog: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-    let mut data = vec![0u8; 64];
+    let mut data = [0u8; 64];
     data[0..4].copy_from_slice(&nr.to_le_bytes());
     data[4..8].copy_from_slice(&arch.to_le_bytes());
     for (i, a) in args.iter().enumerate() {
@@ -115,6 +115,102 @@ fn x32_and_foreign_arch_are_refused() {
     const AUDIT_ARCH_I386: u32 = 0x4000_0003;
     assert_eq!(
         run(&program(), AUDIT_ARCH_I386, 3, [0; 6]),
+        RET_KILL_PROCESS
+    );
+}
+
+fn guard_decide(nr: i64, args: [u64; 6]) -> u32 {
+    run(&guard_program(), AUDIT_ARCH, nr as u32, args)
+}
+
+#[test]
+fn guard_hands_over_opens_only_with_o_creat() {
+    let creat = libc::O_CREAT as u64;
+    let plain = (libc::O_WRONLY | libc::O_TRUNC) as u64;
+    let at = libc::AT_FDCWD as u64;
+    assert_eq!(
+        guard_decide(libc::SYS_openat, [at, 0, creat | plain, 0o644, 0, 0]),
+        RET_USER_NOTIF
+    );
+    assert_eq!(
+        guard_decide(libc::SYS_openat, [at, 0, plain, 0, 0, 0]),
+        RET_ALLOW
+    );
+    // O_TMPFILE creates no name until linkat, which is handed over itself.
+    let tmpfile = (libc::O_TMPFILE | libc::O_RDWR) as u64;
+    assert_eq!(
+        guard_decide(libc::SYS_openat, [at, 0, tmpfile, 0o600, 0, 0]),
+        RET_ALLOW
+    );
+    // The flags are a C int: bits above 32 neither hide nor fake O_CREAT.
+    let high = 0xffff_ffff_0000_0000u64;
+    assert_eq!(
+        guard_decide(libc::SYS_openat, [at, 0, high | creat, 0, 0, 0]),
+        RET_USER_NOTIF
+    );
+    assert_eq!(
+        guard_decide(libc::SYS_openat, [at, 0, high, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        guard_decide(libc::SYS_openat2, [at, 0, 0, 24, 0, 0]),
+        RET_ERRNO | libc::ENOSYS as u32
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn guard_reads_the_flags_of_legacy_open_from_its_second_argument() {
+    let creat = libc::O_CREAT as u64;
+    assert_eq!(
+        guard_decide(libc::SYS_open, [0, creat, 0o644, 0, 0, 0]),
+        RET_USER_NOTIF
+    );
+    assert_eq!(
+        guard_decide(libc::SYS_open, [0, 0, creat, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(guard_decide(libc::SYS_creat, [0; 6]), RET_USER_NOTIF);
+}
+
+#[test]
+fn guard_hands_over_every_call_that_creates_a_name_and_nothing_else() {
+    for nr in creating_calls() {
+        assert_eq!(guard_decide(nr, [0; 6]), RET_USER_NOTIF, "syscall {nr}");
+    }
+    for nr in [
+        libc::SYS_read,
+        libc::SYS_write,
+        libc::SYS_unlinkat,
+        libc::SYS_fstat,
+        libc::SYS_close,
+        libc::SYS_execve,
+    ] {
+        assert_eq!(guard_decide(nr, [0; 6]), RET_ALLOW, "syscall {nr}");
+    }
+    #[cfg(target_arch = "x86_64")]
+    for nr in [
+        libc::SYS_mkdir,
+        libc::SYS_rename,
+        libc::SYS_symlink,
+        libc::SYS_link,
+    ] {
+        assert!(creating_calls().contains(&nr), "syscall {nr}");
+    }
+    assert!(creating_calls().contains(&libc::SYS_renameat2));
+    assert!(creating_calls().contains(&libc::SYS_mknodat));
+}
+
+#[test]
+fn guard_leaves_foreign_abis_to_the_main_filter() {
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+    assert_eq!(
+        run(&guard_program(), AUDIT_ARCH_I386, 39, [0; 6]),
+        RET_ALLOW
+    );
+    // Combined with the main filter, the stricter verdict (kill) wins.
+    assert_eq!(
+        run(&program(), AUDIT_ARCH_I386, 39, [0; 6]),
         RET_KILL_PROCESS
     );
 }

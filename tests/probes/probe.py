@@ -2,8 +2,8 @@
 """Attempts operations from inside the sandbox and prints what each one got.
 
 Usage: probe.py OP [OP ...], where each OP is `name:arg1:arg2...` (the last argument may
-contain ':'). For each OP one line is
-printed: `OP = RESULT`, RESULT being `OK`, `OK <detail>` or the errno name (`EACCES`, ...).
+contain ':'). For each OP one line is printed: `OP = RESULT`, RESULT being `OK`,
+`OK <detail>` or the errno name (`EACCES`, ...).
 The integration tests parse these lines and assert on the errno names, so a probe never
 decides what is allowed: it only reports what the kernel answered.
 """

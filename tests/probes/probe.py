@@ -189,7 +189,73 @@ def op_pty():
         os.close(slave)
 
 
+def op_link(target, link):
+    os.link(target, link)
+    return "OK"
+
+
+def op_mkfifo(path):
+    os.mkfifo(path)
+    return "OK"
+
+
+def op_openat(dirpath, name):
+    """Creates `name` relative to a descriptor of `dirpath` (openat with a real dirfd)."""
+    dfd = os.open(dirpath, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=dfd)
+        os.close(fd)
+    finally:
+        os.close(dfd)
+    return "OK"
+
+
+# Raw x86_64 syscalls, so the legacy entry points (which libc and python no longer use)
+# are tried too.
+RAW = {
+    "open": 2,
+    "rename": 82,
+    "mkdir": 83,
+    "creat": 85,
+    "link": 86,
+    "symlink": 88,
+    "mknod": 133,
+    "openat2": 437,
+}
+
+
+def op_raw(name, a, b=""):
+    """`raw:NAME:PATH[:PATH2]`: one raw syscall by its x86_64 number."""
+    if os.uname().machine != "x86_64":
+        return "SKIPPED"
+    pa, pb = a.encode(), b.encode()
+    nr = RAW[name]
+    ctypes.set_errno(0)
+    if name == "open":
+        rc = LIBC.syscall(nr, pa, os.O_WRONLY | os.O_CREAT, 0o644)
+    elif name in ("rename", "link", "symlink"):
+        rc = LIBC.syscall(nr, pa, pb)
+    elif name == "mkdir":
+        rc = LIBC.syscall(nr, pa, 0o755)
+    elif name == "creat":
+        rc = LIBC.syscall(nr, pa, 0o644)
+    elif name == "mknod":
+        rc = LIBC.syscall(nr, pa, 0o010644, 0)  # S_IFIFO
+    else:  # openat2 with struct open_how {flags, mode, resolve}
+        how = (ctypes.c_uint64 * 3)(os.O_WRONLY | os.O_CREAT, 0o644, 0)
+        rc = LIBC.syscall(nr, -100, pa, ctypes.byref(how), 24)
+    if rc < 0:
+        return errname(ctypes.get_errno())
+    if name in ("open", "creat", "openat2"):
+        os.close(rc)
+    return "OK"
+
+
 OPS = {
+    "link": op_link,
+    "mkfifo": op_mkfifo,
+    "openat": op_openat,
+    "raw": op_raw,
     "read": op_read,
     "write": op_write,
     "append": op_append,

@@ -106,3 +106,25 @@ fn sigterm_to_palisade_reaches_the_command() {
     };
     assert_eq!(status.code(), Some(128 + 15), "status {status}");
 }
+
+#[test]
+fn stdin_and_stdout_pass_through() {
+    use std::io::Write;
+    let t = Scratch::new("stdio");
+    let mut cmd = t.palisade();
+    cmd.args(["run", "--", "sh", "-c", "tr a-z A-Z; echo err >&2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cannot start palisade");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"hello sandbox\n").expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "HELLO SANDBOX\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("err"),
+        "{out:?}"
+    );
+}

@@ -46,6 +46,22 @@ pub fn load(args: &PolicyArgs) -> Result<Effective> {
             .map_err(|m| anyhow::anyhow!("--file-size {size:?}: {m}"))?;
         policy.limits.file_size = Some(size.clone());
     }
+    // The proxy opens the audit log from the supervisor, whose directory is the caller's. It
+    // appends with the caller's rights: a policy planted by an earlier run must not turn that
+    // into a write to `~/.bashrc` or a hook, so only a log file name is accepted (and the
+    // proxy opens it without following a symlink).
+    if let Some(log) = &policy.network.audit_log {
+        let abs = palisade_policy::expand_path(log, &home, &cwd)?;
+        let name = abs.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        anyhow::ensure!(
+            [".jsonl", ".json", ".log"]
+                .iter()
+                .any(|ext| name.ends_with(ext)),
+            "audit log {}: the file name must end in .jsonl, .json or .log",
+            abs.display()
+        );
+        policy.network.audit_log = Some(abs.to_string_lossy().into_owned());
+    }
     let raw_ws = policy
         .filesystem
         .workspace

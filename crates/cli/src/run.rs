@@ -54,6 +54,18 @@ pub fn main(args: RunArgs) -> i32 {
 fn run(args: RunArgs) -> Result<i32, Failure> {
     // 1.
     let eff = inputs::load(&args.policy)?;
+    if let palisade_policy::PolicySource::CurrentDir(p) = &eff.source {
+        // A policy file in the working directory could come from a cloned repository or an
+        // earlier run: say which one applies, every time.
+        eprintln!("palisade: policy from {}", p.display());
+    }
+    if eff.home.starts_with(&eff.workspace) {
+        eprintln!(
+            "palisade: warning: the workspace {} contains your home directory: start-up files \
+             that do not exist yet (~/.profile, ~/.local/bin/...) can be created by the command",
+            eff.workspace.display()
+        );
+    }
     let fs = build_fs_plan(&inputs::fs_inputs(&eff)?)?;
     for w in &fs.warnings {
         tracing::warn!("{w}");

@@ -133,6 +133,12 @@ pub const BUILTIN_PROTECT_NAMES: &[&str] = &[
     ".git/config",
     ".git/config.worktree",
     ".git/info",
+    // These redirect git to another config or repository of the sandbox's choosing.
+    ".git/commondir",
+    ".git/gitdir",
+    ".git/worktrees",
+    ".git/modules",
+    ".gitmodules",
     ".vscode",
     ".idea",
     ".zed",

@@ -21,13 +21,20 @@ const SECRET_NAME_PARTS: &[&str] = &[
     "COOKIE",
     "SESSION_KEY",
     "CLIENT_KEY",
+    "ACCESSKEY",
+    "BEARER",
+    "JWT",
+    "WEBHOOK",
+    "CONN_STR",
+    "CONNECTION_STRING",
 ];
 
 /// Name endings that mark a secret.
-const SECRET_NAME_SUFFIXES: &[&str] = &["_KEY", "_PAT", "_PWD", "_DSN"];
+const SECRET_NAME_SUFFIXES: &[&str] = &["_KEY", "_PAT", "_PWD", "_DSN", "_PASS"];
 
 /// Variables that carry a secret, or a handle to one, under a name the rules above miss.
 pub const SECRET_ENV_NAMES: &[&str] = &[
+    "PASS",
     "SSH_AUTH_SOCK",
     "GPG_AGENT_INFO",
     "AWS_ACCESS_KEY_ID",

@@ -157,6 +157,7 @@ impl Audit {
                     .create(true)
                     .append(true)
                     .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
                     .open(p)?,
             )),
             None => None,

@@ -142,7 +142,14 @@ pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
         }
     }
     for root in &roots {
-        protect.extend(inputs.protect_names.iter().map(|n| root.join(n)));
+        // A root that is not a repository yet keeps `git init` working: its `.git/...` names
+        // are protected only once `.git` exists (see README, Limitations).
+        let repo = root.join(".git").symlink_metadata().is_ok();
+        let names = inputs
+            .protect_names
+            .iter()
+            .filter(|n| repo || !n.starts_with(".git/"));
+        protect.extend(names.map(|n| root.join(n)));
         protect.extend(git_protected(root));
     }
     protect.extend(inputs.home_protect.iter().cloned());
@@ -177,6 +184,13 @@ pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
         }
     }
 
+    if rules.get(Path::new("/")) == Some(&Kind::Deny) {
+        return Err(ResolveError::Unenforceable {
+            path: PathBuf::from("/"),
+            why: "hiding the whole root leaves nothing to run; deny the directories you mean"
+                .into(),
+        });
+    }
     rules.retain(|path, _| {
         let system = SYSTEM_DIRS.iter().any(|d| path.starts_with(d));
         if system {
@@ -229,7 +243,15 @@ fn git_protected(dir: &Path) -> Vec<PathBuf> {
         }
     }
     while let Some(gd) = git_dirs.pop() {
-        for name in ["hooks", "config", "config.worktree", "info"] {
+        for name in [
+            "hooks",
+            "config",
+            "config.worktree",
+            "info",
+            "commondir",
+            "gitdir",
+            "worktrees",
+        ] {
             out.push(gd.join(name));
         }
         if let Ok(mods) = std::fs::read_dir(gd.join("modules")) {

@@ -17,6 +17,9 @@ pub enum ResolveError {
         root: PathBuf,
         target: PathBuf,
     },
+    /// A rule this sandbox cannot enforce as written.
+    #[error("policy path {path}: {why}")]
+    Unenforceable { path: PathBuf, why: String },
 }
 
 /// Resolves `path` (absolute, lexically normalised) through every existing symlink. A missing

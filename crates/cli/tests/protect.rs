@@ -198,3 +198,27 @@ fn missing_git_config_worktree_cannot_be_created() {
     p.expect("write:.git/config.worktree:[core]", DENIED_WRITE);
     assert!(!t.ws.join(".git/config.worktree").exists());
 }
+
+#[test]
+fn a_repository_made_inside_is_protected_from_the_next_run_on() {
+    let t = Scratch::new("git-init-next-run");
+    let git = "git -c user.name=t -c user.email=t@example.invalid -c init.defaultBranch=main";
+    t.sh(
+        &[],
+        &format!("{git} init -q && echo a > a && {git} add a && {git} commit -qm one"),
+    )
+    .assert_ok();
+    let p = t.probe(
+        &[],
+        &[
+            "write:.git/hooks/pre-commit:#!/bin/sh",
+            "append:.git/config:[core]",
+            "rename:.git:.git-old",
+        ],
+    );
+    p.out.assert_ok();
+    p.expect("write:.git/hooks/pre-commit:#!/bin/sh", DENIED_WRITE);
+    p.expect("append:.git/config:[core]", DENIED_WRITE);
+    p.expect("rename:.git:.git-old", &["EBUSY"]);
+    assert!(!t.ws.join(".git/hooks/pre-commit").exists());
+}

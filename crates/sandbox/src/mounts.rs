@@ -59,6 +59,12 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
     for op in &plan.ops {
         let src = under("/oldroot", &op.path);
         let dst = under("/newroot", &op.path);
+        let hides = matches!(op.action, Action::MaskDir { .. } | Action::MaskFile);
+        if hides && src.symlink_metadata().is_err() {
+            // Gone since the plan was made (a socket in /run that came and went): there is
+            // nothing left to hide, and failing here would let any host process stop runs.
+            continue;
+        }
         match &op.action {
             Action::BindWritable | Action::Anchor => {
                 mount_point(&dst, src.is_dir(), &scratch)?;

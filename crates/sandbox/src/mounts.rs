@@ -91,13 +91,12 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
             }
             Action::MaskFile => {
                 mount_point(&dst, false, &scratch)?;
-                sys::mount(
-                    Some(Path::new("/empty/file")),
-                    &dst,
-                    None,
-                    libc::MS_BIND,
-                    None,
-                )?;
+                let empty = Path::new("/empty/file");
+                match sys::mount(Some(empty), &dst, None, libc::MS_BIND, None) {
+                    // Vanished between the check above and the mount: nothing to hide.
+                    Err(e) if e.errno == libc::ENOENT => continue,
+                    r => r?,
+                }
                 sys::mount_setattr(&dst, ro, false)?;
             }
             Action::Tmpfs { size } => {

@@ -78,7 +78,10 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
                 sys::mount_setattr(&dst, ro, true)?;
             }
             Action::MaskDir { traversable } => {
-                mount_point(&dst, true, &scratch)?;
+                match mount_point(&dst, true, &scratch) {
+                    Err(e) if e.errno == libc::ENOENT => continue,
+                    r => r?,
+                }
                 let mode = if *traversable {
                     "mode=0111"
                 } else {
@@ -90,7 +93,10 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
                 masks.push(dst);
             }
             Action::MaskFile => {
-                mount_point(&dst, false, &scratch)?;
+                match mount_point(&dst, false, &scratch) {
+                    Err(e) if e.errno == libc::ENOENT => continue,
+                    r => r?,
+                }
                 let empty = Path::new("/empty/file");
                 match sys::mount(Some(empty), &dst, None, libc::MS_BIND, None) {
                     // Vanished between the check above and the mount: nothing to hide.

@@ -121,6 +121,7 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
             std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, PROXY_PORT)),
         ],
         hostname: "palisade".to_string(),
+        files: Vec::new(),
         uid,
         gid,
         landlock: palisade_sandbox::landlock::kernel_abi() >= 1,

@@ -86,7 +86,7 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
     // 4.
     // SAFETY: a valid buffer and length.
     unsafe { libc::sethostname(spec.hostname.as_ptr().cast(), spec.hostname.len()) };
-    mounts::build_root(&spec.fs).map_err(fail("filesystem"))?;
+    mounts::build_root(&spec.fs, &spec.files).map_err(fail("filesystem"))?;
     net::loopback_up().map_err(fail("network"))?;
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut present = Vec::new();

@@ -47,6 +47,9 @@ pub struct SandboxSpec {
     pub gid: u32,
     /// Require Landlock (the host has it): the command fails closed if it is not fully enforced.
     pub landlock: bool,
+    /// Generated files bound read-only over existing paths inside (e.g. the CA bundle over
+    /// the system bundle), and the paths their copies are reachable at.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
     /// Applied in the command process just before the privilege drop (resource limits).
     pub rlimits: Option<Box<dyn Fn() -> Result<(), i32>>>,
 }

@@ -11,6 +11,8 @@
 //! 4. Apply the plan's operations shallowest first (the plan is already sorted).
 //! 5. Fresh `/dev` (minimal nodes, a new devpts instance) and `/proc` (only possible in the
 //!    new pid namespace, and only while the host's proc is still visible at `/oldroot/proc`).
+//!    Files the supervisor generated (the per-sandbox CA bundle) are bound read-only over
+//!    existing paths here too, from copies in the staging tmpfs the sandbox never sees.
 //! 6. Turn the mask tmpfs instances read-only, now that carve-out mount points exist in them.
 //! 7. `pivot_root(".", ".")` into `/newroot`, detach the old stack, and `chdir("/")`: a missing
 //!    chdir after pivot_root is a known escape.
@@ -23,7 +25,7 @@ use crate::sys::{self, SysResult};
 const STAGE: &str = "/tmp";
 const MS_BIND_REC: libc::c_ulong = libc::MS_BIND | libc::MS_REC;
 
-pub fn build_root(plan: &FsPlan) -> SysResult<()> {
+pub fn build_root(plan: &FsPlan, files: &[(PathBuf, Vec<u8>)]) -> SysResult<()> {
     // 1.
     sys::mount(
         None,
@@ -117,6 +119,7 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
         }
     }
     // 5.
+    place_files(files)?;
     build_dev(&new.join("dev"))?;
     build_proc(&new.join("proc"))?;
     // 6.
@@ -128,6 +131,22 @@ pub fn build_root(plan: &FsPlan) -> SysResult<()> {
     sys::pivot_root(Path::new("."), Path::new("."))?;
     sys::umount_detach(Path::new("."))?;
     sys::chdir(Path::new("/"))
+}
+
+/// Binds generated content read-only over existing paths of the new root.
+fn place_files(files: &[(PathBuf, Vec<u8>)]) -> SysResult<()> {
+    for (i, (path, content)) in files.iter().enumerate() {
+        let dst = under("/newroot", path);
+        if dst.symlink_metadata().is_err() {
+            continue; // no such file on this host: the variables pointing at the copy suffice
+        }
+        let src = PathBuf::from(format!("/empty/data-{i}"));
+        sys::write_file(&src, content)?;
+        sys::mount(Some(&src), &dst, None, libc::MS_BIND, None)?;
+        let ro = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+        sys::mount_setattr(&dst, ro, false)?;
+    }
+    Ok(())
 }
 
 fn under(prefix: &str, path: &Path) -> PathBuf {

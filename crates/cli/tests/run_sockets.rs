@@ -60,8 +60,6 @@ fn host_daemon_socket_in_run_is_masked_unless_allowed() {
 }
 
 #[test]
-#[ignore = "bug: a /run socket removed between plan and mount fails the run with 125 \
-            (mountpoint(/newroot/run/...): No such file or directory)"]
 fn sockets_in_run_that_come_and_go_do_not_abort_runs() {
     // The mount plan lists the sockets under /run; one that disappears before the sandbox
     // mounts over it (a daemon restarting, a per-session socket) must not fail the run.

@@ -68,6 +68,23 @@ pub struct HttpLog {
     pub status: Option<u16>,
 }
 
+/// What happened to one credential on one request: its id and the action, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredLog {
+    pub id: String,
+    /// `injected`, `client_value_replaced` or `blocked_scope`.
+    pub action: &'static str,
+}
+
+impl CredLog {
+    pub fn new(id: &str, action: &'static str) -> Self {
+        CredLog {
+            id: id.to_string(),
+            action,
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct BytesLog {
     pub up: u64,
@@ -111,6 +128,9 @@ pub struct Event {
     pub mode: Option<Mode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpLog>,
+    /// Credentials acted on, one entry each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cred: Vec<CredLog>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<BytesLog>,
     #[serde(skip_serializing_if = "Option::is_none")]

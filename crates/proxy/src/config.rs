@@ -3,10 +3,14 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use palisade_policy::host::{normalize_name, HostPattern};
 use palisade_policy::Policy;
+
+use crate::creds::Credentials;
+use crate::target::Target;
 
 /// A policy entry the proxy cannot use.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +25,19 @@ pub enum ConfigError {
     Cidr { entry: String, msg: String },
     #[error("network.resolve entry `{entry}`: {msg} (expected HOST:ADDR)")]
     Resolve { entry: String, msg: String },
+    #[error("network.tls_terminate `{0}`: expected off, as_needed or all")]
+    TlsTerminate(String),
+}
+
+/// Which CONNECT/SOCKS5 tunnels the proxy terminates (TLS inside, requests one by one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsTerminate {
+    Off,
+    /// Only tunnels to a target a credential is bound to.
+    #[default]
+    AsNeeded,
+    /// Every allowed tunnel whose client speaks TLS.
+    All,
 }
 
 /// An address range, `addr/prefix` (a bare address is a single-address range).
@@ -140,6 +157,35 @@ pub struct ProxyConfig {
     pub policy_gen: String,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    pub tls_terminate: TlsTerminate,
+    /// A PEM file of extra roots for upstream certificates (on top of the system's).
+    pub upstream_extra_ca: Option<PathBuf>,
+    /// Resolved credentials; empty until [`Credentials::load`] fills them in.
+    pub creds: Arc<Credentials>,
+}
+
+impl ProxyConfig {
+    /// Is a tunnel to `target` terminated?
+    pub fn terminates(&self, target: &Target) -> bool {
+        match self.tls_terminate {
+            TlsTerminate::Off => false,
+            TlsTerminate::AsNeeded => self.creds.binds_tunnel(target),
+            TlsTerminate::All => true,
+        }
+    }
+
+    /// Does any tunnel get terminated (so a CA is needed)?
+    pub fn needs_ca(&self) -> bool {
+        match self.tls_terminate {
+            TlsTerminate::Off => false,
+            TlsTerminate::AsNeeded => self
+                .creds
+                .list
+                .iter()
+                .any(|c| c.bind.scheme == crate::creds::Scheme::Https),
+            TlsTerminate::All => true,
+        }
+    }
 }
 
 impl ProxyConfig {
@@ -175,6 +221,12 @@ impl ProxyConfig {
             let (name, addr) = parse_resolve(entry)?;
             resolve.entry(name).or_default().push(addr);
         }
+        let tls_terminate = match net.tls_terminate.as_deref() {
+            None | Some("as_needed") => TlsTerminate::AsNeeded,
+            Some("off") => TlsTerminate::Off,
+            Some("all") => TlsTerminate::All,
+            Some(other) => return Err(ConfigError::TlsTerminate(other.to_string())),
+        };
         let fingerprint = serde_json::to_string(net).unwrap_or_default();
         Ok(ProxyConfig {
             sandbox_id: sandbox_id.to_string(),
@@ -186,6 +238,9 @@ impl ProxyConfig {
             policy_gen: format!("{:016x}", fnv1a(fingerprint.as_bytes())),
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            tls_terminate,
+            upstream_extra_ca: net.upstream_extra_ca.as_ref().map(PathBuf::from),
+            creds: Arc::new(Credentials::default()),
         })
     }
 }

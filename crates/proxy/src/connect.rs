@@ -70,6 +70,8 @@ pub(crate) async fn handle(
                     target,
                     start,
                     permit,
+                    mode: adm.grant.mode,
+                    rule: adm.grant.rule.clone(),
                 },
                 upstream: adm.stream,
             };
@@ -80,7 +82,7 @@ pub(crate) async fn handle(
 }
 
 /// Runs the tunnel after hyper has sent the 200 and given the client socket back.
-pub(crate) async fn finish(proxy: &Proxy, pending: PendingTunnel) {
+pub(crate) async fn finish(proxy: &Arc<Proxy>, pending: PendingTunnel) {
     let PendingTunnel {
         on_upgrade,
         tunnel,
@@ -91,7 +93,7 @@ pub(crate) async fn finish(proxy: &Proxy, pending: PendingTunnel) {
         Ok(Ok(up)) => match up.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 let client = parts.io.into_inner();
-                relay::run(proxy, tunnel, client, parts.read_buf.to_vec(), upstream).await;
+                relay::start(proxy, tunnel, client, parts.read_buf.to_vec(), upstream).await;
                 return;
             }
             Err(_) => "upgrade: unexpected transport".to_string(),

@@ -29,6 +29,12 @@ pub enum Reason {
     AuthorityMismatch,
     Limit,
     ConnectFailed,
+    /// A credential's placeholder sent where its binding does not reach.
+    CredScope,
+    /// The upstream's certificate or TLS handshake failed (terminated tunnels, endpoints).
+    UpstreamTlsError,
+    /// Inside a terminated tunnel, a request named another host than the tunnel's.
+    MisdirectedRequest,
 }
 
 impl Reason {
@@ -50,6 +56,9 @@ impl Reason {
             Reason::AuthorityMismatch => "authority_mismatch",
             Reason::Limit => "limit",
             Reason::ConnectFailed => "connect_failed",
+            Reason::CredScope => "cred_scope",
+            Reason::UpstreamTlsError => "upstream_tls_error",
+            Reason::MisdirectedRequest => "misdirected_request",
         }
     }
 
@@ -58,7 +67,8 @@ impl Reason {
         match self {
             Reason::Ok => 200,
             Reason::BadRequest | Reason::BadTarget => 400,
-            Reason::DnsError | Reason::ConnectFailed => 502,
+            Reason::DnsError | Reason::ConnectFailed | Reason::UpstreamTlsError => 502,
+            Reason::MisdirectedRequest => 421,
             Reason::Limit => 503,
             _ => 403,
         }
@@ -76,14 +86,14 @@ impl Reason {
     }
 }
 
-/// What the proxy does with an allowed connection. `Mitm` is reserved for credential
-/// injection (issue 4): the decision already carries the mode, so adding it changes no caller.
+/// What the proxy does with an allowed connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Opaque byte relay after the SNI check (CONNECT, SOCKS5).
     Splice,
-    /// Terminate TLS and handle requests one by one (not built yet).
+    /// Terminate TLS and handle requests one by one (tunnels carrying a credential, or all
+    /// with `tls_terminate = "all"`).
     Mitm,
     /// Plain-HTTP forwarding, one decision per request.
     Plain,
@@ -213,7 +223,8 @@ pub fn decide(cfg: &ProxyConfig, target: &Target, entry: Entry) -> Result<Grant,
         Host::Name(_) => Scope::Resolved,
     };
     let mode = match entry {
-        Entry::Http => Mode::Plain,
+        Entry::Http | Entry::Endpoint => Mode::Plain,
+        Entry::Connect | Entry::Socks5 if cfg.terminates(target) => Mode::Mitm,
         Entry::Connect | Entry::Socks5 => Mode::Splice,
     };
     Ok(Grant {
@@ -251,6 +262,15 @@ pub fn remedy(reason: Reason, target: Option<&Target>) -> String {
             "the TLS server name must be the CONNECT host".into()
         }
         (Reason::NotTls, _) => "this port carries TLS only".into(),
+        (Reason::CredScope, _) => {
+            "a credential placeholder goes only to its bound host; remove it from this request"
+                .into()
+        }
+        (Reason::MisdirectedRequest, _) => {
+            "open a separate tunnel (CONNECT) for each host; the Host header must name the \
+             tunnel's host"
+                .into()
+        }
         _ => "fix the request".into(),
     }
 }

@@ -18,7 +18,9 @@ use hyper::{Request, Response, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::audit::{BytesLog, Event, HttpLog, MsLog, ResolvedLog, TargetLog};
+use crate::audit::{BytesLog, CredLog, Event, HttpLog, MsLog, ResolvedLog, TargetLog};
+use crate::creds::Scheme;
+use crate::inject::{self, Req};
 use crate::decide::{Mode, Reason, Refusal};
 use crate::http::{refusal_response, RespBody, TaskGuard};
 use crate::resolve::millis;
@@ -87,6 +89,37 @@ pub(crate) async fn handle(
     if let Err(r) = check_host_header(req.headers(), &target) {
         return refuse(r, Ok(&target), hlog);
     }
+    // Credentials bound to plain http are put in here; any placeholder going elsewhere stops.
+    let mut req = req;
+    let path_q = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let method = req.method().as_str().to_string();
+    let ireq = Req {
+        scheme: Scheme::Http,
+        target: &target,
+        method: &method,
+        path_and_query: &path_q,
+    };
+    let cred = match inject::apply(&proxy.cfg().creds, &ireq, req.headers_mut()) {
+        Ok(c) => c,
+        Err((r, cred)) => {
+            hlog.status = Some(r.reason.status());
+            let event = Event {
+                ev: "decision",
+                conn: Some(conn.to_string()),
+                entry: Some(Entry::Http),
+                target: Some(TargetLog::of(&target)),
+                decision: Some("deny"),
+                rule: Some(r.rule.clone()),
+                reason: Some(r.reason.as_str()),
+                http: Some(hlog),
+                cred,
+                error: Some(r.detail.clone()),
+                ..Event::default()
+            };
+            proxy.record(&event, Some((target.to_string(), r.reason)));
+            return refusal_response(&r, Ok(&target), "request to");
+        }
+    };
     let permit = match proxy.try_request_permit() {
         Ok(p) => p,
         Err(r) => return refuse(r, Ok(&target), hlog),
@@ -123,6 +156,7 @@ pub(crate) async fn handle(
         },
         start,
         up: up_bytes.clone(),
+        cred,
         error: None,
         _permit: permit,
     };
@@ -256,6 +290,7 @@ struct RequestDone {
     ms: MsLog,
     start: Instant,
     up: Arc<AtomicU64>,
+    cred: Vec<CredLog>,
     error: Option<String>,
     _permit: OwnedSemaphorePermit,
 }
@@ -281,6 +316,7 @@ impl RequestDone {
             }),
             ms: Some(self.ms),
             error: self.error,
+            cred: self.cred,
         };
         self.proxy.record(&event, None);
     }

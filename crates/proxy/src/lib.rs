@@ -12,18 +12,25 @@ pub mod audit;
 pub mod classify;
 pub mod config;
 mod connect;
+pub mod creds;
 pub mod decide;
+mod endpoint;
 mod env;
 mod forward;
 mod http;
+mod inject;
 mod logview;
+pub mod placeholder;
 mod relay;
 pub mod resolve;
+pub mod secret;
 pub mod sni;
 mod socks;
 pub mod target;
+pub mod tls;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +40,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 pub use audit::{summary_line, DeniedTarget};
-pub use config::{ConfigError, ProxyConfig};
+pub use config::{ConfigError, ProxyConfig, TlsTerminate};
+pub use creds::{CredError, Credentials};
+pub use tls::{ca_env, TlsError, SYSTEM_BUNDLE};
 pub use decide::{Mode, Reason};
 pub use env::{proxy_addr_from_env, proxy_connect_stdio, sandbox_env, ConnectError};
 pub use logview::{print_log, LogError};
@@ -55,6 +64,21 @@ pub enum ProxyError {
     NoListeners,
     #[error("listener setup failed: {0}")]
     Listener(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("TLS termination needs the system CA bundle {path}: {source}")]
+    SystemBundle {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What the sandbox needs for credentials: variables (placeholders, endpoint URLs, CA
+/// bundle paths) and generated files (the CA bundle over the system one).
+#[derive(Debug, Default)]
+pub struct SandboxAdditions {
+    pub env: Vec<(String, String)>,
+    pub files: Vec<(PathBuf, Vec<u8>)>,
 }
 
 /// The running proxy's shared state. Cheap to share: wrap in `Arc` and serve.
@@ -67,6 +91,10 @@ pub struct Proxy {
     requests: Arc<Semaphore>,
     own: Mutex<Vec<SocketAddr>>,
     next_id: AtomicU64,
+    /// The run's CA, when some tunnel is terminated.
+    ca: Option<tls::Ca>,
+    /// The upstream TLS client, when credentials or termination are configured.
+    upstream_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// An allowed target with its upstream connection open.
@@ -99,7 +127,20 @@ impl Proxy {
                     .unwrap_or_default(),
                 source,
             })?;
+        let ca = match cfg.needs_ca() {
+            true => Some(tls::Ca::generate(&cfg.sandbox_id)?),
+            false => None,
+        };
+        let upstream_tls = match ca.is_some() || !cfg.creds.is_empty() {
+            true => Some(tls::upstream_config(
+                Path::new(SYSTEM_BUNDLE),
+                cfg.upstream_extra_ca.as_deref(),
+            )?),
+            false => None,
+        };
         Ok(Arc::new(Proxy {
+            ca,
+            upstream_tls,
             tunnels: Arc::new(Semaphore::new(cfg.limits.max_tunnels)),
             requests: Arc::new(Semaphore::new(cfg.limits.max_requests)),
             cfg,
@@ -137,6 +178,54 @@ impl Proxy {
         }
         while loops.join_next().await.is_some() {}
         Ok(())
+    }
+
+    /// The bundle a sandbox trusts: the system roots in `system` plus the run's CA (`None`
+    /// when no tunnel is terminated).
+    pub fn ca_bundle(&self, system: &Path) -> Result<Option<Vec<u8>>, ProxyError> {
+        let Some(ca) = &self.ca else { return Ok(None) };
+        let mut bundle = std::fs::read(system).map_err(|source| ProxyError::SystemBundle {
+            path: system.display().to_string(),
+            source,
+        })?;
+        if !bundle.ends_with(b"\n") && !bundle.is_empty() {
+            bundle.push(b'\n');
+        }
+        bundle.extend_from_slice(ca.cert_pem().as_bytes());
+        Ok(Some(bundle))
+    }
+
+    /// The run's CA certificate (PEM), when some tunnel is terminated.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca.as_ref().map(|c| c.cert_pem())
+    }
+
+    /// Variables and files for the sandbox: placeholders, endpoint URLs, and (when tunnels
+    /// are terminated) the CA bundle bound over [`SYSTEM_BUNDLE`] with the variables the
+    /// common runtimes read pointing at it.
+    pub fn sandbox_additions(&self) -> Result<SandboxAdditions, ProxyError> {
+        let mut add = SandboxAdditions {
+            env: self.cfg.creds.sandbox_env(),
+            files: Vec::new(),
+        };
+        if let Some(bundle) = self.ca_bundle(Path::new(SYSTEM_BUNDLE))? {
+            add.files.push((PathBuf::from(SYSTEM_BUNDLE), bundle));
+            add.env.extend(ca_env(Path::new(SYSTEM_BUNDLE)));
+        }
+        Ok(add)
+    }
+
+    /// The loaded credentials (ids, bindings, placeholders; values stay private).
+    pub fn credentials(&self) -> &Credentials {
+        &self.cfg.creds
+    }
+
+    pub(crate) fn ca(&self) -> Option<&tls::Ca> {
+        self.ca.as_ref()
+    }
+
+    pub(crate) fn upstream_tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.upstream_tls.clone()
     }
 
     /// Denied targets so far (target, reason code, count), for the one-line exit summary.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade_policy::host::{normalize_name, Host};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
@@ -31,6 +31,23 @@ pub(crate) struct Tunnel {
     pub target: Target,
     pub start: Instant,
     pub permit: OwnedSemaphorePermit,
+    pub mode: crate::decide::Mode,
+    pub rule: String,
+}
+
+/// Runs an admitted tunnel: terminated or spliced, as its decision said.
+pub(crate) async fn start(
+    proxy: &std::sync::Arc<Proxy>,
+    t: Tunnel,
+    client: TcpStream,
+    prefix: Vec<u8>,
+    up: TcpStream,
+) {
+    if t.mode == crate::decide::Mode::Mitm {
+        crate::tls::mitm::run(proxy, t, client, prefix, up).await;
+    } else {
+        run(proxy, t, client, prefix, up).await;
+    }
 }
 
 struct Activity {
@@ -47,7 +64,7 @@ impl Activity {
     }
 }
 
-enum End {
+pub(crate) enum End {
     Closed(&'static str),
     Refused(Refusal, Option<String>),
     Error(String),
@@ -71,7 +88,8 @@ pub(crate) async fn run(
     let timeouts = &proxy.cfg().timeouts;
     let (cr, cw) = client.into_split();
     let (ur, uw) = up.into_split();
-    let c2u = client_to_upstream(cr, uw, prefix, &t.target, &act, timeouts.client_hello);
+    let target = t.target.clone();
+    let c2u = client_to_upstream(cr, uw, prefix, &target, &act, timeouts.client_hello);
     let u2c = pump(ur, cw, &act, &act.down);
     tokio::pin!(c2u, u2c);
     let idle = idle_watch(&act, timeouts.tunnel_idle);
@@ -93,6 +111,12 @@ pub(crate) async fn run(
         },
         () = &mut idle => End::Closed("idle_timeout"),
     };
+    let (up, down) = (act.up.load(Ordering::Relaxed), act.down.load(Ordering::Relaxed));
+    log_end(proxy, t, end, up, down);
+}
+
+/// Writes a tunnel's last lines: the refusal (if any) and the close line; frees its slot.
+pub(crate) fn log_end(proxy: &Proxy, t: Tunnel, end: End, up: u64, down: u64) {
     let (reason, error) = match end {
         End::Closed(why) => (why, None),
         End::Error(e) => ("error", Some(e)),
@@ -120,10 +144,7 @@ pub(crate) async fn run(
         entry: Some(t.entry),
         target: Some(TargetLog::of(&t.target)),
         reason: Some(reason),
-        bytes: Some(BytesLog {
-            up: act.up.load(Ordering::Relaxed),
-            down: act.down.load(Ordering::Relaxed),
-        }),
+        bytes: Some(BytesLog { up, down }),
         ms: Some(MsLog {
             total: Some(millis(t.start.elapsed())),
             ..MsLog::default()
@@ -191,8 +212,8 @@ async fn client_to_upstream(
 }
 
 /// Reads until the first bytes are judged. Returns them for forwarding (empty on EOF).
-async fn read_first(
-    r: &mut OwnedReadHalf,
+pub(crate) async fn read_first(
+    r: &mut (impl AsyncRead + Unpin),
     mut buf: Vec<u8>,
     target: &Target,
     hello_timeout: Duration,
@@ -249,6 +270,6 @@ fn check_sni(target: &Target, sni: Option<String>) -> Result<(), End> {
     }
 }
 
-fn refuse(reason: Reason, detail: &str, sni: Option<String>) -> End {
+pub(crate) fn refuse(reason: Reason, detail: &str, sni: Option<String>) -> End {
     End::Refused(Refusal::new(reason, "builtin:tls", detail), sni)
 }

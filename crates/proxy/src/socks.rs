@@ -102,8 +102,10 @@ pub(crate) async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
                 target,
                 start,
                 permit,
+                mode: adm.grant.mode,
+                rule: adm.grant.rule.clone(),
             };
-            relay::run(&proxy, tunnel, stream, Vec::new(), adm.stream).await;
+            relay::start(&proxy, tunnel, stream, Vec::new(), adm.stream).await;
         }
     }
 }

@@ -13,6 +13,8 @@ pub enum Entry {
     Http,
     Connect,
     Socks5,
+    /// A credential's plain endpoint inside the sandbox.
+    Endpoint,
 }
 
 impl Entry {
@@ -21,6 +23,7 @@ impl Entry {
             Entry::Http => "http",
             Entry::Connect => "connect",
             Entry::Socks5 => "socks5",
+            Entry::Endpoint => "endpoint",
         }
     }
 }

@@ -180,3 +180,25 @@ fn ordinary_creation_still_works() {
     assert!(t.ws.join("dir/via-fd.txt").exists());
     assert_eq!(read(&t.ws.join(".envrc.bak")), "fine\n");
 }
+
+#[test]
+fn a_repository_made_inside_is_reported_when_the_run_ends() {
+    // The host's git obeys a repository's config and hooks; one the command made is the
+    // command's, so the user hears about it.
+    let t = Scratch::new("missing-new-repo");
+    let out = t.sh(&[], "mkdir -p sub && git init -q sub && echo made");
+    out.assert_ok();
+    let want = format!("created a git repository at {}", s(&t.ws.join("sub/.git")));
+    assert!(
+        out.stderr.contains(&want),
+        "stderr lacks {want:?}: {}",
+        out.stderr
+    );
+    let quiet = t.sh(&[], "mkdir -p other && echo plain > other/file");
+    quiet.assert_ok();
+    assert!(
+        !quiet.stderr.contains("git repository"),
+        "unexpected note: {}",
+        quiet.stderr
+    );
+}

@@ -172,6 +172,16 @@ fn supervise(spec: &SandboxSpec, ctl: &OwnedFd, parent: libc::pid_t) -> Result<(
     protocol::send(ctl, &Msg::Started(pid), &[]).map_err(fail("control"))?;
     // 6.
     let status = forward_until_exit(&sigfd, pid, served.as_ref());
+    if let Some((_, guard)) = &served {
+        for repo in guard.created_repos() {
+            let note = format!(
+                "the command created a git repository at {}: its config and hooks are the \
+                 command's; inspect them before running git there",
+                repo.display()
+            );
+            protocol::send(ctl, &Msg::Note(note), &[]).map_err(fail("control"))?;
+        }
+    }
     protocol::send(ctl, &Msg::Exited(status), &[]).map_err(fail("control"))?;
     Ok(())
 }

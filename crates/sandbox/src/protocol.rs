@@ -19,6 +19,8 @@ pub enum Msg {
     SetupFailed(String, String),
     /// The command exited with this raw wait status.
     Exited(i32),
+    /// Something the user should know about the run, sent before `Exited`.
+    Note(String),
 }
 
 pub fn encode(msg: &Msg) -> Vec<u8> {
@@ -29,6 +31,7 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
         Msg::ExecFailed(e) => (b'X', e.to_le_bytes().to_vec()),
         Msg::SetupFailed(stage, text) => (b'E', format!("{stage}\0{text}").into_bytes()),
         Msg::Exited(s) => (b'W', s.to_le_bytes().to_vec()),
+        Msg::Note(text) => (b'N', text.clone().into_bytes()),
     };
     let mut out = vec![tag];
     out.extend(body);
@@ -47,6 +50,7 @@ pub fn decode(buf: &[u8]) -> Option<Msg> {
         b'S' => Msg::Started(int()?),
         b'X' => Msg::ExecFailed(int()?),
         b'W' => Msg::Exited(int()?),
+        b'N' => Msg::Note(String::from_utf8_lossy(body).into_owned()),
         b'E' => {
             let text = String::from_utf8_lossy(body);
             let (stage, m) = text.split_once('\0').unwrap_or(("setup", &text));
@@ -87,6 +91,7 @@ mod tests {
             Msg::ExecFailed(libc::ENOENT),
             Msg::SetupFailed("filesystem".into(), "mount(/x): EPERM".into()),
             Msg::Exited(0x0900),
+            Msg::Note("a repository".into()),
         ] {
             assert_eq!(decode(&encode(&m)), Some(m));
         }

@@ -134,10 +134,15 @@ impl Sandbox {
 
     /// Reads the command's outcome (after `ctl_fd` became readable, or blocking).
     pub fn outcome(&self) -> Result<Outcome, SandboxError> {
-        let status = match protocol::recv(&self.ctl) {
-            Ok((Msg::Exited(status), _)) => status,
-            Ok((other, _)) => return Err(SandboxError::Protocol(format!("unexpected {other:?}"))),
-            Err(e) => return Err(SandboxError::Protocol(format!("init hung up: {e}"))),
+        let status = loop {
+            match protocol::recv(&self.ctl) {
+                Ok((Msg::Exited(status), _)) => break status,
+                Ok((Msg::Note(text), _)) => eprintln!("palisade: warning: {text}"),
+                Ok((other, _)) => {
+                    return Err(SandboxError::Protocol(format!("unexpected {other:?}")))
+                }
+                Err(e) => return Err(SandboxError::Protocol(format!("init hung up: {e}"))),
+            }
         };
         Ok(if libc::WIFSIGNALED(status) {
             Outcome::Signaled(libc::WTERMSIG(status))

@@ -16,6 +16,7 @@
 //! Every rename is served here, one at a time, so a checked directory cannot be moved onto a
 //! protected path while a call is being served.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,9 @@ pub struct Guard {
     /// still guarded by name, but a renamed directory or a symlink could bring the protected
     /// name along already in place.
     ancestors: HashSet<Vec<u8>>,
+    /// `.git` entries the command made: the host's git obeys a repository's config and hooks,
+    /// so the user is told about each one when the run ends.
+    new_repos: RefCell<Vec<Vec<u8>>>,
 }
 
 impl Guard {
@@ -82,7 +86,23 @@ impl Guard {
         if self.protected.contains(full.as_slice()) {
             return false;
         }
-        !(self.ancestors.contains(full.as_slice()) && what != Create::Dir)
+        let allowed = !(self.ancestors.contains(full.as_slice()) && what != Create::Dir);
+        if allowed && name == b".git" {
+            let mut seen = self.new_repos.borrow_mut();
+            if !seen.contains(&full) {
+                seen.push(full);
+            }
+        }
+        allowed
+    }
+
+    /// The `.git` entries created during the run (directories, worktree files, renames).
+    pub fn created_repos(&self) -> Vec<PathBuf> {
+        self.new_repos
+            .borrow()
+            .iter()
+            .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+            .collect()
     }
 }
 

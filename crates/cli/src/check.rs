@@ -32,6 +32,7 @@ fn check(args: &PolicyArgs) -> anyhow::Result<()> {
             Action::MaskDir { .. } | Action::MaskFile => "hidden".to_string(),
             Action::Tmpfs { size: Some(s) } => format!("private tmpfs, {s} bytes"),
             Action::Tmpfs { size: None } => "private tmpfs".to_string(),
+            Action::Overlay(_) => "overlay (writes kept apart)".to_string(),
         };
         println!("#   {:<28} {}", what, op.path.display());
     }

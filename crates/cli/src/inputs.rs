@@ -96,6 +96,7 @@ fn additions(a: &PolicyArgs) -> Additions {
         timeout: a.timeout.clone(),
         tmp_size: a.tmp_size.clone(),
         best_effort_limits: a.best_effort_limits,
+        fs_mode: a.fs.map(Into::into),
         ..Additions::default()
     }
 }
@@ -141,6 +142,7 @@ pub fn fs_inputs(eff: &Effective) -> Result<FsInputs> {
         exe: std::env::current_exe()
             .ok()
             .and_then(|p| std::fs::canonicalize(p).ok()),
+        layer: None,
     })
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod changes;
 mod check;
 mod doctor;
 mod inputs;
@@ -28,6 +29,9 @@ enum Command {
     Check(PolicyArgs),
     /// What this host can enforce, and how to fix what it can't.
     Doctor,
+    /// Review what `--fs overlay` runs wrote: list, diff, apply or discard.
+    #[command(subcommand)]
+    Changes(changes::ChangesCmd),
     /// Print an audit log as a table.
     Log {
         file: PathBuf,
@@ -100,6 +104,27 @@ pub struct PolicyArgs {
     /// Run with the limits this host can enforce and print the others, instead of refusing.
     #[arg(long = "best-effort-limits")]
     best_effort_limits: bool,
+    /// Where the workspace's writes go: the host (direct), a change set to review with
+    /// `palisade changes` (overlay), or a tmpfs discarded at exit (tmpfs).
+    #[arg(long = "fs", value_enum, value_name = "MODE")]
+    fs: Option<FsModeArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FsModeArg {
+    Direct,
+    Overlay,
+    Tmpfs,
+}
+
+impl From<FsModeArg> for palisade_policy::FsMode {
+    fn from(m: FsModeArg) -> Self {
+        match m {
+            FsModeArg::Direct => palisade_policy::FsMode::Direct,
+            FsModeArg::Overlay => palisade_policy::FsMode::Overlay,
+            FsModeArg::Tmpfs => palisade_policy::FsMode::Tmpfs,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -121,6 +146,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Check(args) => check::main(&args),
         Command::Doctor => doctor::main(),
+        Command::Changes(cmd) => changes::main(cmd),
         Command::Log {
             file,
             denied,

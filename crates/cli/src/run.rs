@@ -66,7 +66,9 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
             eff.workspace.display()
         );
     }
-    let fs = build_fs_plan(&inputs::fs_inputs(&eff)?)?;
+    let mut fs_in = inputs::fs_inputs(&eff)?;
+    let mut changes = crate::changes::prepare(&eff, &args.command, &mut fs_in)?;
+    let fs = build_fs_plan(&fs_in)?;
     for w in &fs.warnings {
         tracing::warn!("{w}");
     }
@@ -84,13 +86,6 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         &extra,
     );
     tracing::debug!(removed = ?env.removed, "environment scrubbed");
-    if eff.policy.filesystem.mode.unwrap_or_default() != palisade_policy::FsMode::Direct {
-        return Err(anyhow!(
-            "filesystem.mode {:?} is not available in this version; only \"direct\" is",
-            eff.policy.filesystem.mode.unwrap_or_default()
-        )
-        .into());
-    }
     let lim = &eff.policy.limits;
     let timeout = lim.timeout_duration().map_err(anyhow::Error::msg)?;
     let limit_spec = LimitSpec {
@@ -168,13 +163,17 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         print_denied(&proxy);
     }
     // 5.
-    Ok(match outcome {
+    let code = match outcome {
         Ended::Command(o) => o.code(),
         Ended::TimedOut(d) => {
             eprintln!("palisade: timeout {} reached: command killed", humantime(d));
             124
         }
-    })
+    };
+    if let Some(c) = &mut changes {
+        c.code = Some(code);
+    }
+    Ok(code)
 }
 
 enum Ended {

@@ -23,6 +23,7 @@ pub mod landlock;
 pub mod limits;
 mod mounts;
 mod net;
+pub mod overlay;
 pub mod plan;
 mod protocol;
 mod seccomp;

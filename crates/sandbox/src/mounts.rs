@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::overlay;
 use crate::plan::{Action, FsPlan};
 use crate::sys::{self, SysResult};
 
@@ -58,9 +59,18 @@ pub fn build_root(plan: &FsPlan, files: &[(PathBuf, Vec<u8>)]) -> SysResult<()> 
     // 4.
     let mut scratch: Vec<PathBuf> = Vec::new(); // tmpfs instances we may create mount points in
     let mut masks: Vec<PathBuf> = Vec::new();
+    let mut overlays: Vec<PathBuf> = Vec::new();
     for op in &plan.ops {
-        let src = under("/oldroot", &op.path);
         let dst = under("/newroot", &op.path);
+        // Inside an overlaid workspace a writable bind must come from the overlay itself:
+        // the host directory below it would let writes through to the host.
+        let from_overlay = matches!(op.action, Action::BindWritable | Action::Anchor)
+            && overlays.iter().any(|o| dst.starts_with(o));
+        let src = if from_overlay {
+            dst.clone()
+        } else {
+            under("/oldroot", &op.path)
+        };
         let hides = matches!(op.action, Action::MaskDir { .. } | Action::MaskFile);
         if hides && src.symlink_metadata().is_err() {
             // Gone since the plan was made (a socket in /run that came and went): there is
@@ -106,6 +116,11 @@ pub fn build_root(plan: &FsPlan, files: &[(PathBuf, Vec<u8>)]) -> SysResult<()> 
                     r => r?,
                 }
                 sys::mount_setattr(&dst, ro, false)?;
+            }
+            Action::Overlay(layer) => {
+                mount_point(&dst, true, &scratch)?;
+                overlay::mount::mount_overlay(&src, &dst, layer, flags)?;
+                overlays.push(dst);
             }
             Action::Tmpfs { size } => {
                 mount_point(&dst, true, &scratch)?;

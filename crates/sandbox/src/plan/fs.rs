@@ -34,6 +34,17 @@ pub struct FsInputs {
     pub tmp_size: Option<u64>,
     /// Palisade's own executable: the sandbox's init runs it, so it must not be writable.
     pub exe: Option<PathBuf>,
+    /// Where the workspace's writes go: `None` writes through to the host (direct mode).
+    pub layer: Option<WriteLayer>,
+}
+
+/// The upper layer of an overlaid workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteLayer {
+    /// Host directories (a change set), kept after the run.
+    Store { upper: PathBuf, work: PathBuf },
+    /// A tmpfs inside the sandbox, gone with it.
+    Tmpfs { size: Option<u64> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +69,9 @@ pub enum Action {
     MaskFile,
     /// A private tmpfs (`/tmp`).
     Tmpfs { size: Option<u64> },
+    /// The workspace as an overlayfs: the host directory below, writes into the layer. Deeper
+    /// operations inside it still apply on top.
+    Overlay(WriteLayer),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -202,7 +216,24 @@ pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
         !system && path != Path::new("/")
     });
     plan.ops = order_ops(&rules, inputs.tmp_size);
+    if let Some(layer) = &inputs.layer {
+        overlay_workspace(&mut plan.ops, &inputs.workspace, layer);
+    }
     Ok(plan)
+}
+
+/// Turns the workspace's writable bind into the overlay, adding it when the workspace sat
+/// inside another writable root (whose bind then covered it).
+fn overlay_workspace(ops: &mut Vec<MountOp>, workspace: &Path, layer: &WriteLayer) {
+    let action = Action::Overlay(layer.clone());
+    match ops.iter_mut().find(|op| op.path == workspace) {
+        Some(op) => op.action = action,
+        None => ops.push(MountOp {
+            path: workspace.to_path_buf(),
+            action,
+        }),
+    }
+    ops.sort_by_key(|op| op.path.components().count());
 }
 
 fn add(rules: &mut BTreeMap<PathBuf, Kind>, path: PathBuf, kind: Kind) {

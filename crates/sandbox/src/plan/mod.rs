@@ -7,7 +7,7 @@ mod resolve;
 mod walk;
 
 pub use env::{build_env, EnvPlan};
-pub use fs::{build_fs_plan, Action, FsInputs, FsPlan, MountOp};
+pub use fs::{build_fs_plan, Action, FsInputs, FsPlan, MountOp, WriteLayer};
 pub use resolve::{resolve_rule_path, ResolveError};
 
 #[cfg(test)]

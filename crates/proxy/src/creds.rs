@@ -68,8 +68,8 @@ impl Binding {
 
     pub fn covers(&self, method: &str, path: &str) -> bool {
         let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m == method);
-        let path_ok = self.path_prefixes.is_empty()
-            || self.path_prefixes.iter().any(|p| path_under(path, p));
+        let path_ok =
+            self.path_prefixes.is_empty() || self.path_prefixes.iter().any(|p| path_under(path, p));
         method_ok && path_ok
     }
 }

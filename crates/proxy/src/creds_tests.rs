@@ -40,7 +40,11 @@ fn file_source(dir: &std::path::Path, content: &[u8]) -> CredentialSource {
 #[test]
 fn file_and_command_sources_resolve_and_strip_one_newline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = cred("a", file_source(dir.path(), b"tok-file-value-0123456\n"), "api.example.org");
+    let mut c = cred(
+        "a",
+        file_source(dir.path(), b"tok-file-value-0123456\n"),
+        "api.example.org",
+    );
     c.placeholder = Some(Placeholder {
         env: "A_TOKEN".into(),
         prefix: Some("tok-".into()),
@@ -53,14 +57,19 @@ fn file_and_command_sources_resolve_and_strip_one_newline() {
         },
         "b.example.org",
     );
-    let creds =
-        Credentials::load(&policy_with(vec![c, b]), &cfg(&["api.example.org", "b.example.org"]))
-            .unwrap();
+    let creds = Credentials::load(
+        &policy_with(vec![c, b]),
+        &cfg(&["api.example.org", "b.example.org"]),
+    )
+    .unwrap();
     assert_eq!(creds.list[0].secret(), b"tok-file-value-0123456");
     assert_eq!(creds.list[1].secret(), b"from-command");
     let ph = creds.list[0].placeholder().unwrap();
     assert!(ph.starts_with("tok-") && ph.len() == 22, "{ph}");
-    assert_eq!(creds.sandbox_env(), vec![("A_TOKEN".to_string(), ph.to_string())]);
+    assert_eq!(
+        creds.sandbox_env(),
+        vec![("A_TOKEN".to_string(), ph.to_string())]
+    );
     assert!(creds.contains_secret(b"xx from-command yy"));
     assert!(!format!("{creds:?}").contains("from-command"));
     assert!(creds.withhold_env("ANY", b"x=tok-file-value-0123456"));
@@ -83,12 +92,23 @@ fn errors_name_the_credential_and_never_the_value() {
         e.to_string(),
         "credential `gh`: the host environment variable PALISADE_TEST_SURELY_UNSET_VAR is not set"
     );
-    let ctl = cred("c", file_source(dir.path(), b"sec\x01ret"), "api.example.org");
-    let e = Credentials::load(&policy_with(vec![ctl]), &allowed).unwrap_err().to_string();
-    assert!(e.starts_with("credential `c`: the value holds a control character"), "{e}");
+    let ctl = cred(
+        "c",
+        file_source(dir.path(), b"sec\x01ret"),
+        "api.example.org",
+    );
+    let e = Credentials::load(&policy_with(vec![ctl]), &allowed)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("credential `c`: the value holds a control character"),
+        "{e}"
+    );
     assert!(!e.contains("sec"), "{e}");
     let empty = cred("e", file_source(dir.path(), b"\n"), "api.example.org");
-    let e = Credentials::load(&policy_with(vec![empty]), &allowed).unwrap_err().to_string();
+    let e = Credentials::load(&policy_with(vec![empty]), &allowed)
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "credential `e`: the source gave an empty value");
     let failing = cred(
         "f",
@@ -98,8 +118,13 @@ fn errors_name_the_credential_and_never_the_value() {
         },
         "api.example.org",
     );
-    let e = Credentials::load(&policy_with(vec![failing]), &allowed).unwrap_err().to_string();
-    assert!(e.starts_with("credential `f`: `sh` failed (exit status: 3)"), "{e}");
+    let e = Credentials::load(&policy_with(vec![failing]), &allowed)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("credential `f`: `sh` failed (exit status: 3)"),
+        "{e}"
+    );
     assert!(!e.contains("leaked"));
 }
 

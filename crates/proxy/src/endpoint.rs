@@ -3,6 +3,7 @@
 //! whatever the request names), with the credential applied; no CA is involved.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use palisade_policy::host::Host;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
@@ -53,6 +55,33 @@ impl Proxy {
         while loops.join_next().await.is_some() {}
         Ok(())
     }
+}
+
+/// The bound target of the endpoint at `127.0.0.1:port`, if there is one.
+pub(crate) fn endpoint_target(proxy: &Proxy, target: &Target) -> Option<Target> {
+    let loopback = matches!(target.host, Host::Ip(ip) if ip == IpAddr::from([127, 0, 0, 1]));
+    if !loopback {
+        return None;
+    }
+    proxy
+        .cfg()
+        .creds
+        .list
+        .iter()
+        .find(|c| c.endpoint.as_ref().is_some_and(|(p, _)| *p == target.port))
+        .map(|c| c.bind.target.clone())
+}
+
+/// A request that reached the main port addressed to an endpoint (clients that send even
+/// `http://127.0.0.1:PORT` through `HTTP_PROXY`): served as the endpoint would.
+pub(crate) async fn forward_one(
+    proxy: &Arc<Proxy>,
+    conn: &str,
+    bound: Target,
+    req: Request<Incoming>,
+) -> hyper::Response<crate::http::RespBody> {
+    let mut up = Upstream::new(conn.to_string(), Entry::Endpoint, bound, Mode::Plain, None);
+    up.forward(proxy, req).await
 }
 
 async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener, target: Target) {

@@ -20,9 +20,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::audit::{BytesLog, CredLog, Event, HttpLog, MsLog, ResolvedLog, TargetLog};
 use crate::creds::Scheme;
-use crate::inject::{self, Req};
 use crate::decide::{Mode, Reason, Refusal};
 use crate::http::{refusal_response, RespBody, TaskGuard};
+use crate::inject::{self, Req};
 use crate::resolve::millis;
 use crate::target::{parse_absolute, parse_authority, BadTarget, Entry, Target};
 use crate::{resolved_log, Proxy};
@@ -81,6 +81,9 @@ pub(crate) async fn handle(
             );
         }
     };
+    if let Some(bound) = crate::endpoint::endpoint_target(proxy, &target) {
+        return crate::endpoint::forward_one(proxy, conn, bound, req).await;
+    }
     // The policy speaks first (a denied URI is `deny_rule`, whatever its Host says); the
     // full pipeline below decides again, which is pure and cheap.
     if let Err(r) = crate::decide::decide(proxy.cfg(), &target, Entry::Http) {
@@ -91,7 +94,11 @@ pub(crate) async fn handle(
     }
     // Credentials bound to plain http are put in here; any placeholder going elsewhere stops.
     let mut req = req;
-    let path_q = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let path_q = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let method = req.method().as_str().to_string();
     let ireq = Req {
         scheme: Scheme::Http,

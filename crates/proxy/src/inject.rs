@@ -113,11 +113,10 @@ fn placeholder_in(path_and_query: &str, headers: &HeaderMap, ph: &str) -> bool {
 
 /// The decoded credentials of a `Basic` authorization value.
 fn basic_payload(v: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let rest = v.strip_prefix(b"Basic ").or_else(|| v.strip_prefix(b"basic "))?;
-    STANDARD
-        .decode(rest.trim_ascii())
-        .ok()
-        .map(Zeroizing::new)
+    let rest = v
+        .strip_prefix(b"Basic ")
+        .or_else(|| v.strip_prefix(b"basic "))?;
+    STANDARD.decode(rest.trim_ascii()).ok().map(Zeroizing::new)
 }
 
 fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Zeroizing<Vec<u8>> {

@@ -1,8 +1,8 @@
 use super::*;
 use std::sync::Arc;
 
-use palisade_policy::{Credential as PolicyCred, CredentialBind, CredentialSource, Placeholder};
 use palisade_policy::Policy;
+use palisade_policy::{Credential as PolicyCred, CredentialBind, CredentialSource, Placeholder};
 
 use crate::config::ProxyConfig;
 use crate::target::parse_authority;
@@ -64,7 +64,10 @@ fn header_credential_overwrites_the_client_copy_only_where_bound() {
     h.insert(AUTHORIZATION, HeaderValue::from_static("token fake"));
     let logs = run(&c, "api.github.test", "GET", "/repos/x?y=1", &mut h).unwrap();
     assert_eq!(logs, vec![CredLog::new("gh", "client_value_replaced")]);
-    assert_eq!(h[AUTHORIZATION].as_bytes(), format!("token {SECRET}").as_bytes());
+    assert_eq!(
+        h[AUTHORIZATION].as_bytes(),
+        format!("token {SECRET}").as_bytes()
+    );
     assert_eq!(h.get_all(AUTHORIZATION).iter().count(), 1);
 
     let mut h = HeaderMap::new();
@@ -90,16 +93,27 @@ fn placeholder_outside_its_binding_is_refused_wherever_it_hides() {
     let basic = format!("Basic {}", STANDARD.encode(format!("x-access-token:{ph}")));
     type Case<'a> = (&'a str, String, Option<(&'a str, String)>);
     let cases: Vec<Case<'_>> = vec![
-        ("other.test", "/".into(), Some(("authorization", format!("Bearer {ph}")))),
+        (
+            "other.test",
+            "/".into(),
+            Some(("authorization", format!("Bearer {ph}"))),
+        ),
         ("other.test", "/".into(), Some(("x-api-key", ph.clone()))),
         ("other.test", "/".into(), Some(("authorization", basic))),
         ("other.test", format!("/?token={ph}"), None),
-        ("api.github.test", "/user".into(), Some(("x-token", ph.clone()))),
+        (
+            "api.github.test",
+            "/user".into(),
+            Some(("x-token", ph.clone())),
+        ),
     ];
     for (host, path, header) in cases {
         let mut h = HeaderMap::new();
         if let Some((n, v)) = &header {
-            h.insert(HeaderName::from_static(n), HeaderValue::from_str(v).unwrap());
+            h.insert(
+                HeaderName::from_static(n),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         let (r, logs) = run(&c, host, "GET", &path, &mut h).unwrap_err();
         assert_eq!(r.reason, Reason::CredScope, "{host} {path}");
@@ -116,13 +130,22 @@ fn substitution_replaces_the_placeholder_also_inside_basic() {
     let mut h = HeaderMap::new();
     let basic = format!("Basic {}", STANDARD.encode(format!("x-access-token:{ph}")));
     h.insert(AUTHORIZATION, HeaderValue::from_str(&basic).unwrap());
-    h.insert("x-other", HeaderValue::from_str(&format!("a {ph} b")).unwrap());
+    h.insert(
+        "x-other",
+        HeaderValue::from_str(&format!("a {ph} b")).unwrap(),
+    );
     let logs = run(&c, "api.github.test", "PUT", "/repos/o/r", &mut h).unwrap();
     assert_eq!(logs, vec![CredLog::new("gh", "injected")]);
-    let want = format!("Basic {}", STANDARD.encode(format!("x-access-token:{SECRET}")));
+    let want = format!(
+        "Basic {}",
+        STANDARD.encode(format!("x-access-token:{SECRET}"))
+    );
     assert_eq!(h[AUTHORIZATION].to_str().unwrap(), want);
     assert_eq!(h["x-other"].to_str().unwrap(), format!("a {SECRET} b"));
     // No placeholder in the request: nothing to substitute, nothing logged.
     let mut h = HeaderMap::new();
-    assert_eq!(run(&c, "api.github.test", "GET", "/repos", &mut h).unwrap(), vec![]);
+    assert_eq!(
+        run(&c, "api.github.test", "GET", "/repos", &mut h).unwrap(),
+        vec![]
+    );
 }

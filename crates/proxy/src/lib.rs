@@ -42,11 +42,11 @@ use tokio::task::JoinSet;
 pub use audit::{summary_line, DeniedTarget};
 pub use config::{ConfigError, ProxyConfig, TlsTerminate};
 pub use creds::{CredError, Credentials};
-pub use tls::{ca_env, TlsError, SYSTEM_BUNDLE};
 pub use decide::{Mode, Reason};
 pub use env::{proxy_addr_from_env, proxy_connect_stdio, sandbox_env, ConnectError};
 pub use logview::{print_log, LogError};
 pub use resolve::{Connector, Resolver, SystemResolver, TcpConnector};
+pub use tls::{ca_env, TlsError, SYSTEM_BUNDLE};
 
 use audit::{Audit, Event, HttpLog, MsLog, ResolvedLog, TargetLog};
 use decide::{Grant, Refusal};

@@ -111,7 +111,10 @@ pub(crate) async fn run(
         },
         () = &mut idle => End::Closed("idle_timeout"),
     };
-    let (up, down) = (act.up.load(Ordering::Relaxed), act.down.load(Ordering::Relaxed));
+    let (up, down) = (
+        act.up.load(Ordering::Relaxed),
+        act.down.load(Ordering::Relaxed),
+    );
     log_end(proxy, t, end, up, down);
 }
 

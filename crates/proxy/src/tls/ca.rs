@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use palisade_policy::host::Host;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -45,9 +45,10 @@ impl Ca {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("Palisade sandbox CA {sandbox_id}"));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("Palisade sandbox CA {sandbox_id}"),
+        );
         params
             .distinguished_name
             .push(DnType::OrganizationName, "Palisade (per-run, in memory)");
@@ -80,8 +81,7 @@ impl Ca {
         let leaf = params
             .signed_by(&self.leaf_key, &self.issuer)
             .map_err(ca_err)?;
-        let key_der =
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
         let signing = rustls::crypto::ring::sign::any_supported_type(&key_der).map_err(ca_err)?;
         let certified = Arc::new(CertifiedKey::new(vec![leaf.der().clone()], signing));
         let mut cfg = ServerConfig::builder_with_provider(provider())

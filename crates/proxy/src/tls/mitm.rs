@@ -102,7 +102,11 @@ pub(crate) async fn run(
     relay::log_end(proxy, t, end, 0, 0);
 }
 
-async fn handle(proxy: &Arc<Proxy>, up: &mut Upstream, req: Request<Incoming>) -> Response<RespBody> {
+async fn handle(
+    proxy: &Arc<Proxy>,
+    up: &mut Upstream,
+    req: Request<Incoming>,
+) -> Response<RespBody> {
     if let Err(r) = check_authority(&req, &up.target) {
         return up.refuse(proxy, r, http_log(&req), Vec::new());
     }

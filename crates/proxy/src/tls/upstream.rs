@@ -78,7 +78,10 @@ impl Upstream {
         let tcp = match self.first.take() {
             Some(s) => s,
             None => {
-                let adm = proxy.admit(self.entry, &self.target).await.map_err(|(r, _)| r)?;
+                let adm = proxy
+                    .admit(self.entry, &self.target)
+                    .await
+                    .map_err(|(r, _)| r)?;
                 self.rule = adm.grant.rule;
                 adm.stream
             }
@@ -149,7 +152,9 @@ impl Upstream {
         }
         let mut up = Request::new(body);
         *up.method_mut() = parts.method;
-        *up.uri_mut() = path.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+        *up.uri_mut() = path
+            .parse::<Uri>()
+            .unwrap_or_else(|_| Uri::from_static("/"));
         *up.version_mut() = Version::HTTP_11;
         *up.headers_mut() = headers;
         if let Err(r) = self.ensure_sender(proxy).await {

@@ -1,0 +1,542 @@
+//! Credentials through the proxy, with real clients against a TLS origin started here on
+//! 127.0.0.1 (made-up names mapped to it), signed by a test CA the proxy trusts through
+//! `network.upstream_extra_ca`. The clients trust the run's CA through the bundle and the
+//! variables the sandbox would get. The origin records every request's Authorization.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail by panicking"
+)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::servers::{self, python, spawn_py, Child};
+use common::*;
+use palisade_policy::{Credential, CredentialBind, CredentialSource, Placeholder, PlainEndpoint};
+use palisade_proxy::Credentials;
+use serde_json::Value;
+
+const SECRET: &str = "sk-ant-api03-REALkeyVALUEdoNotLeak0123456789abcdefXYZ";
+const ORIGIN: &str = include_str!("cred_origin.py");
+const BOUND: &str = "api.cred.test";
+const OTHER: &str = "other.test";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    _origin: Child,
+    port: u16,
+    origin_ca: PathBuf,
+    origin_log: PathBuf,
+    proxy: TestProxy,
+    bundle: PathBuf,
+    placeholder: String,
+    endpoint: Option<(u16, Arc<std::sync::atomic::AtomicBool>)>,
+}
+
+/// A CA and a leaf naming both test hosts, written as PEM files.
+fn origin_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "origin test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec![BOUND.to_string(), OTHER.to_string()]).unwrap();
+    leaf.use_authority_key_identifier_extension = true;
+    let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let (ca, cert, key) = (
+        dir.join("origin-ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    );
+    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    (ca, cert, key)
+}
+
+impl Fixture {
+    /// `terminate`: the policy's `tls_terminate`; `endpoint`: also expose a plain endpoint.
+    fn new(terminate: &str, endpoint: bool) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (origin_ca, cert, key) = origin_certs(dir.path());
+        let origin_log = dir.path().join("origin.jsonl");
+        std::fs::write(&origin_log, "").unwrap();
+        let root = servers::make_repo(dir.path());
+        let redirect = format!("https://{OTHER}:PORT/echo");
+        let (origin, port) = spawn_py(
+            dir.path(),
+            "cred_origin.py",
+            ORIGIN,
+            &[
+                cert.to_str().unwrap(),
+                key.to_str().unwrap(),
+                origin_log.to_str().unwrap(),
+                &redirect,
+                root.to_str().unwrap(),
+            ],
+        );
+        let secret_file = dir.path().join("secret");
+        std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+        let endpoint_listener = endpoint.then(|| TcpListener::bind("127.0.0.1:0").unwrap());
+        let mut p = policy(
+            &[&format!("{BOUND}:{port}"), &format!("{OTHER}:{port}")],
+            &[],
+            &["127.0.0.0/8"],
+            &[&format!("{BOUND}:127.0.0.1"), &format!("{OTHER}:127.0.0.1")],
+        );
+        p.network.tls_terminate = Some(terminate.to_string());
+        p.network.upstream_extra_ca = Some(origin_ca.display().to_string());
+        p.credentials = vec![Credential {
+            id: "anthropic".into(),
+            source: CredentialSource {
+                file: Some(secret_file.display().to_string()),
+                ..CredentialSource::default()
+            },
+            bind: CredentialBind {
+                host: BOUND.into(),
+                port: Some(port),
+                ..CredentialBind::default()
+            },
+            header: Some("authorization".into()),
+            format: Some("Bearer {}".into()),
+            placeholder: Some(Placeholder {
+                env: "ANTHROPIC_API_KEY".into(),
+                prefix: None,
+            }),
+            endpoint: endpoint_listener.as_ref().map(|l| PlainEndpoint {
+                port: l.local_addr().unwrap().port(),
+                env: "ANTHROPIC_BASE_URL".into(),
+            }),
+            ..Credential::default()
+        }];
+        let pol = p.clone();
+        let proxy = TestProxy::start(
+            vec![TestProxy::bind()],
+            p,
+            Arc::new(FakeResolver::default()),
+            Arc::new(LoopbackConnector),
+            move |cfg| cfg.creds = Arc::new(Credentials::load(&pol, cfg).unwrap()),
+        );
+        let bundle = dir.path().join("bundle.pem");
+        let system = Path::new(palisade_proxy::SYSTEM_BUNDLE);
+        if let Some(b) = proxy.proxy.ca_bundle(system).unwrap() {
+            std::fs::write(&bundle, b).unwrap();
+        }
+        let placeholder = proxy.proxy.credentials().list[0]
+            .placeholder()
+            .unwrap()
+            .to_string();
+        let endpoint = endpoint_listener.map(|l| {
+            let port = l.local_addr().unwrap().port();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let px = proxy.proxy.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let _ = px.serve_endpoints(vec![(port, l)]).await;
+                });
+            });
+            (port, stop)
+        });
+        Fixture {
+            dir,
+            _origin: origin,
+            port,
+            origin_ca,
+            origin_log,
+            proxy,
+            bundle,
+            placeholder,
+            endpoint,
+        }
+    }
+
+    /// A command with the environment a sandbox would get: proxy, CA and placeholder.
+    fn client(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .envs(palisade_proxy::sandbox_env(
+                self.proxy.addr.port(),
+                Path::new("/nonexistent/palisade"),
+            ))
+            .envs(palisade_proxy::ca_env(&self.bundle))
+            .envs(self.proxy.proxy.credentials().sandbox_env())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.port)
+    }
+
+    /// Requests the origin saw: (host, path, authorization).
+    fn origin_saw(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.origin_log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn request_lines(&self) -> Vec<Value> {
+        self.proxy
+            .lines()
+            .into_iter()
+            .filter(|l| l["ev"] == "request")
+            .collect()
+    }
+
+    /// Waits until a log line satisfies `f` (the close line comes after the client exits).
+    fn wait_line(&self, f: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            if let Some(l) = self.proxy.lines().into_iter().find(&f) {
+                return l;
+            }
+            assert!(Instant::now() < deadline, "{:#?}", self.proxy.lines());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The secret appears in no audit line; the placeholder neither.
+    fn assert_log_clean(&self) {
+        let text = std::fs::read_to_string(&self.proxy.audit).unwrap();
+        assert!(!text.contains(SECRET), "secret in the audit log");
+        assert!(
+            !text.contains(&self.placeholder),
+            "placeholder in the audit log"
+        );
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn bearer() -> String {
+    format!("Bearer {SECRET}")
+}
+
+/// Skips (with the reason) when python, the system bundle or `tool` is missing.
+fn ready(tool: &str, test: &str) -> bool {
+    if python().is_none() {
+        eprintln!("SKIPPED {test}: no python3 for the origin");
+        return false;
+    }
+    if !Path::new(palisade_proxy::SYSTEM_BUNDLE).exists() {
+        eprintln!("SKIPPED {test}: no {}", palisade_proxy::SYSTEM_BUNDLE);
+        return false;
+    }
+    have(tool, test)
+}
+
+#[test]
+fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
+    if !ready("curl", "curl credential") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let o = f
+        .client("curl")
+        .args(["-sS", "--fail", "-H"])
+        .arg(format!("Authorization: Bearer {}", f.placeholder))
+        .arg(f.url(BOUND, "/echo"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let echoed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(echoed["authorization"], bearer().as_str());
+    assert_eq!(echoed["host"], format!("{BOUND}:{}", f.port));
+    let req = &f.request_lines()[0];
+    assert_eq!(req["mode"], "mitm");
+    assert_eq!(req["entry"], "connect");
+    assert_eq!(req["http"]["status"], 200);
+    assert_eq!(
+        req["cred"],
+        serde_json::json!([{"id": "anthropic", "action": "client_value_replaced"}])
+    );
+    f.assert_log_clean();
+}
+
+#[test]
+fn python_urllib_and_requests_get_the_key_injected() {
+    if !ready("python3", "python credential") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let url = f.url(BOUND, "/echo");
+    let urllib = format!(
+        "import urllib.request, json\n\
+         print(json.loads(urllib.request.urlopen('{url}').read())['authorization'])"
+    );
+    let o = f
+        .client(python().unwrap().to_str().unwrap())
+        .args(["-c", &urllib])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        bearer(),
+        "{}",
+        text(&o)
+    );
+    let requests = format!(
+        "import requests\nprint(requests.get('{url}', timeout=10).json()['authorization'])"
+    );
+    let o = f
+        .client(python().unwrap().to_str().unwrap())
+        .args(["-c", &requests])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&o.stderr).contains("No module named 'requests'") {
+        eprintln!("SKIPPED python requests: not installed");
+    } else {
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            bearer(),
+            "{}",
+            text(&o)
+        );
+    }
+    let injected = f
+        .request_lines()
+        .iter()
+        .filter(|l| l["cred"][0]["action"] == "injected")
+        .count();
+    assert!(injected >= 1, "{:#?}", f.request_lines());
+    f.assert_log_clean();
+}
+
+#[test]
+fn node_https_gets_the_key_injected() {
+    if !ready("node", "node credential") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    // Node 20 has no proxy support of its own: CONNECT by hand, then https over the socket
+    // (trusting NODE_EXTRA_CA_CERTS, as set for the sandbox).
+    let js = format!(
+        "const http = require('http'), https = require('https'), tls = require('tls');\n\
+         const u = new URL(process.env.HTTPS_PROXY);\n\
+         http.request({{host: u.hostname, port: u.port, method: 'CONNECT', path: '{BOUND}:{port}'}})\n\
+         .on('connect', (res, socket) => {{\n\
+           const agent = new https.Agent();\n\
+           agent.createConnection = () => tls.connect({{socket, servername: '{BOUND}'}});\n\
+           https.get({{host: '{BOUND}', port: {port}, path: '/echo', agent}}, r => {{\n\
+             let b = ''; r.on('data', d => b += d);\n\
+             r.on('end', () => {{ console.log(JSON.parse(b).authorization); process.exit(0); }});\n\
+           }}).on('error', e => {{ console.error(e.message); process.exit(1); }});\n\
+         }}).end();",
+        port = f.port
+    );
+    let o = f.client("node").args(["-e", &js]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        bearer(),
+        "{}",
+        text(&o)
+    );
+    f.assert_log_clean();
+}
+
+#[test]
+fn git_clones_over_https_with_the_key_injected() {
+    if !ready("git", "git credential") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let dest = f.dir.path().join("clone");
+    let o = f
+        .client("git")
+        .args(["clone", "-q", &f.url(BOUND, "/repo.git")])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let readme = std::fs::read_to_string(dest.join("README")).unwrap();
+    assert_eq!(readme, "palisade proxy test repo\n");
+    let saw = f.origin_saw();
+    assert!(saw.len() >= 2, "{saw:#?}");
+    assert!(
+        saw.iter().all(|r| r["authorization"] == bearer().as_str()),
+        "{saw:#?}"
+    );
+    assert!(f
+        .request_lines()
+        .iter()
+        .any(|l| l["http"]["path"] == "/repo.git/git-upload-pack" && l["mode"] == "mitm"));
+    f.assert_log_clean();
+}
+
+#[test]
+fn placeholder_sent_to_an_allowed_unbound_host_is_refused() {
+    if !ready("curl", "placeholder scope") {
+        return;
+    }
+    let f = Fixture::new("all", false);
+    let o = f
+        .client("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("x-api-key: {}", f.placeholder))
+        .arg(f.url(OTHER, "/echo"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "403", "{}", text(&o));
+    assert!(f.origin_saw().is_empty(), "{:#?}", f.origin_saw());
+    let line = f.wait_line(|l| l["reason"] == "cred_scope");
+    assert_eq!(line["decision"], "deny");
+    assert_eq!(line["rule"], "cred:anthropic");
+    assert_eq!(line["target"]["host"], OTHER);
+    assert_eq!(
+        line["cred"],
+        serde_json::json!([{"id": "anthropic", "action": "blocked_scope"}])
+    );
+    // The same host without the placeholder is fine, and gets no credential.
+    let o = f
+        .client("curl")
+        .args(["-sS", "--fail"])
+        .arg(f.url(OTHER, "/echo"))
+        .output()
+        .unwrap();
+    let echoed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(echoed.get("authorization"), None, "{}", text(&o));
+    f.assert_log_clean();
+}
+
+#[test]
+fn a_request_naming_another_host_inside_the_tunnel_gets_421() {
+    if !ready("curl", "tunnel host") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let o = f
+        .client("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("Host: {OTHER}:{}", f.port))
+        .arg(f.url(BOUND, "/echo"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "421", "{}", text(&o));
+    assert!(f.origin_saw().is_empty());
+    let line = f.wait_line(|l| l["reason"] == "misdirected_request");
+    assert_eq!(line["http"]["status"], 421);
+}
+
+#[test]
+fn redirects_are_passed_back_not_followed() {
+    if !ready("curl", "redirect") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let o = f
+        .client("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg(f.url(BOUND, "/redirect"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("302 https://{OTHER}:{}/echo", f.port),
+        "{}",
+        text(&o)
+    );
+    let saw = f.origin_saw();
+    assert_eq!(saw.len(), 1, "the proxy followed the redirect: {saw:#?}");
+    assert_eq!(saw[0]["path"], "/redirect");
+}
+
+#[test]
+fn a_client_pinning_its_own_ca_fails_closed_with_a_log_line() {
+    if !ready("curl", "pinned CA") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let o = f
+        .client("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&f.origin_ca)
+        .arg(f.url(BOUND, "/echo"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(60), "{}", text(&o));
+    assert!(f.origin_saw().is_empty());
+    let line = f.wait_line(|l| l["ev"] == "close");
+    let err = line["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("the client refused palisade's certificate for api.cred.test"),
+        "{line:#}"
+    );
+}
+
+#[test]
+fn plain_endpoint_forwards_to_the_bound_origin_with_the_key() {
+    if !ready("python3", "plain endpoint") {
+        return;
+    }
+    let f = Fixture::new("off", true);
+    assert!(!f.bundle.exists(), "no CA without termination");
+    let (port, _) = f.endpoint.as_ref().unwrap();
+    // ANTHROPIC_BASE_URL-style: the client only knows the base URL. Once directly (as with
+    // NO_PROXY), once through HTTP_PROXY (the proxy hands it to the endpoint).
+    let script = "import os, json, urllib.request\n\
+                  req = urllib.request.Request(os.environ['ANTHROPIC_BASE_URL'] + '/echo',\n\
+                      headers={'x-api-key': os.environ['ANTHROPIC_API_KEY'],\n\
+                               'Authorization': 'Bearer client-copy'})\n\
+                  h = json.loads(urllib.request.urlopen(req).read())\n\
+                  print(h['authorization'], h['host'])";
+    for direct in [true, false] {
+        let mut c = f.client(python().unwrap().to_str().unwrap());
+        if direct {
+            c.env("NO_PROXY", "127.0.0.1").env("no_proxy", "127.0.0.1");
+        }
+        let o = c.args(["-c", script]).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            format!("{} {BOUND}:{}", bearer(), f.port),
+            "direct={direct}: {}",
+            text(&o)
+        );
+    }
+    let env = f.proxy.proxy.credentials().sandbox_env();
+    assert!(env.contains(&(
+        "ANTHROPIC_BASE_URL".to_string(),
+        format!("http://127.0.0.1:{port}")
+    )));
+    let reqs = f.request_lines();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    for r in &reqs {
+        assert_eq!(r["entry"], "endpoint");
+        assert_eq!(r["target"]["host"], BOUND);
+        assert_eq!(r["cred"][0]["action"], "client_value_replaced");
+    }
+    // The endpoint's own placeholder may go to its bound origin: it did (x-api-key above).
+    f.assert_log_clean();
+}

@@ -20,7 +20,8 @@ fn main() {
 const ALLOW: &[&str] = &[
     "github.com",
     "*.github.com",
-    "*.githubusercontent.com",
+    "objects.githubusercontent.com",
+    "raw.githubusercontent.com",
     "crates.io",
     "static.crates.io",
     "index.crates.io",

@@ -129,7 +129,8 @@ PAL=$WORK/palisade
 log "palisade: $PAL ($BUILD)"
 
 # ---------------------------------------------------------------- machine
-$PY - "$RES/machine.json" "$BUILD" "$SRT" "$(git -C "$REPO" rev-parse --short HEAD)" <<'EOF'
+$PY - "$RES/machine.json" "$BUILD" "$SRT" "$(git -C "$REPO" rev-parse --short HEAD)" "$N_FILES" \
+    "$BIG_MB" <<'EOF'
 import json, os, platform, subprocess, sys
 def out(cmd):
     try:
@@ -144,7 +145,7 @@ json.dump({
     "mem_gib": round(int(mem) / 1048576, 1),
     "os": out(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
     "palisade_build": sys.argv[2],
-    "palisade_commit": sys.argv[4],
+    "palisade_commit": sys.argv[4], "tree_files": int(sys.argv[5]), "big_mib": int(sys.argv[6]),
     "versions": {
         "bwrap": out(["bwrap", "--version"]), "hyperfine": out(["hyperfine", "--version"]),
         "squid": out(["squid", "-v"]), "tinyproxy": out(["tinyproxy", "-v"]),
@@ -235,33 +236,33 @@ wait_for tinyproxy -x "127.0.0.1:$TINY_PORT"
 PNET=(--allow-domain "$ORIGIN" --allow-cidr 127.0.0.0/8)
 
 # ---------------------------------------------------------------- CONNECT tunnel
-log "CONNECT throughput"
-# curl's own download speed, N_REP downloads of big.bin, in one process tree per proxy.
-dl_loop="for i in \$(seq $N_REP); do curl -s --noproxy '' \$PX -o /dev/null -w '%{speed_download}\n' http://$ORIGIN/big.bin; done"
-PX="" sh -c "$dl_loop" >"$RES/tput-direct.txt" 2>>"$RUN/tput.log"
-"$PAL" run "${PNET[@]}" --env "PX=-p -x http://127.0.0.1:3128" -- sh -c "$dl_loop" \
-    >"$RES/tput-palisade.txt" 2>>"$RUN/tput.log" || fail_note tput-palisade "$(tail -3 "$RUN/tput.log")"
-PX="-p -x http://127.0.0.1:$SQUID_PORT" sh -c "$dl_loop" >"$RES/tput-squid.txt" 2>>"$RUN/tput.log"
-PX="-p -x http://127.0.0.1:$TINY_PORT" sh -c "$dl_loop" >"$RES/tput-tinyproxy.txt" 2>>"$RUN/tput.log"
-
-log "round trips"
-NRTT=$((N_REP * 1000))
+# The machine is shared, so every comparison runs in rounds, each round measuring every path
+# once, in turn: a busy spell then hits all of them instead of one.
+log "CONNECT throughput and round trips ($N_REP rounds)"
+# curl's own download speed for big.bin; for Palisade the sandbox start is outside the figure.
+dl="curl -s --noproxy '' \$PX -o /dev/null -w '%{speed_download}\n' http://$ORIGIN/big.bin"
 rtt() {
     local name=$1
     shift
     "$@" >"$RES/$name.json" 2>"$RUN/$name.log" || fail_note "$name" "$(tail -3 "$RUN/$name.log")"
 }
-rtt rtt-direct $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT
-rtt rtt-palisade "$PAL" run "${PNET[@]}" -- \
-    $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT 127.0.0.1 3128
-rtt rtt-squid $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT 127.0.0.1 "$SQUID_PORT"
-rtt rtt-tinyproxy $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NRTT 127.0.0.1 "$TINY_PORT"
-NNEW=$((N_REP * 100))
-rtt new-direct $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW - - fresh
-rtt new-palisade "$PAL" run "${PNET[@]}" -- \
-    $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW 127.0.0.1 3128 fresh
-rtt new-squid $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW 127.0.0.1 "$SQUID_PORT" fresh
-rtt new-tinyproxy $PY "$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt $NNEW 127.0.0.1 "$TINY_PORT" fresh
+RTT=("$BENCH/lib/rtt.py" 127.0.0.1 "$ORIGIN_PORT" /small.txt)
+for r in $(seq "$N_REP"); do
+    PX="" sh -c "$dl" >>"$RES/tput-direct.txt" 2>>"$RUN/tput.log"
+    "$PAL" run "${PNET[@]}" --env "PX=-p -x http://127.0.0.1:3128" -- sh -c "$dl" \
+        >>"$RES/tput-palisade.txt" 2>>"$RUN/tput.log" || fail_note tput-palisade "$(tail -3 "$RUN/tput.log")"
+    PX="-p -x http://127.0.0.1:$SQUID_PORT" sh -c "$dl" >>"$RES/tput-squid.txt" 2>>"$RUN/tput.log"
+    PX="-p -x http://127.0.0.1:$TINY_PORT" sh -c "$dl" >>"$RES/tput-tinyproxy.txt" 2>>"$RUN/tput.log"
+
+    rtt "rtt-direct.$r" $PY "${RTT[@]}" 1000
+    rtt "rtt-palisade.$r" "$PAL" run "${PNET[@]}" -- $PY "${RTT[@]}" 1000 127.0.0.1 3128
+    rtt "rtt-squid.$r" $PY "${RTT[@]}" 1000 127.0.0.1 "$SQUID_PORT"
+    rtt "rtt-tinyproxy.$r" $PY "${RTT[@]}" 1000 127.0.0.1 "$TINY_PORT"
+    rtt "new-direct.$r" $PY "${RTT[@]}" 100 - - fresh
+    rtt "new-palisade.$r" "$PAL" run "${PNET[@]}" -- $PY "${RTT[@]}" 100 127.0.0.1 3128 fresh
+    rtt "new-squid.$r" $PY "${RTT[@]}" 100 127.0.0.1 "$SQUID_PORT" fresh
+    rtt "new-tinyproxy.$r" $PY "${RTT[@]}" 100 127.0.0.1 "$TINY_PORT" fresh
+done
 
 # ---------------------------------------------------------------- plain HTTP keep-alive
 log "plain HTTP requests/s (wrk, ${WRK_S}s x $N_REP each)"
@@ -316,27 +317,32 @@ mkdir -p "$W/untar"
 $PY "$BENCH/lib/maketree.py" "$W/tree" "$N_FILES"
 (cd "$W/tree" && git init -q && git add -A && git -c user.name=b -c user.email=b@b.invalid \
     commit -qm tree) >"$RUN/tree.log" 2>&1
-tar -cf "$W/tree.tar" --exclude=.git -C "$W" tree
-# One hyperfine per environment, run inside it; JSON on stdout (runsc keeps no writes).
+tar -cf "$W/tree.tar" --exclude=.git -C "$W" tree/d00
+# A hyperfine inside each environment (so sandbox start-up is not counted), one run of each
+# command per round after one warm-up, environments in turn. The tarball is one tenth of the
+# tree (a full unpack takes ~20 s here). runsc keeps no writes (in-memory overlay), so it
+# reports on stdout; the others write a file.
 WORKCMDS=(--prepare "rm -rf $W/untar/tree" "git -C $W/tree status --porcelain"
     "find $W/tree -name nomatch" "tar -xf $W/tree.tar -C $W/untar")
 work_hf() {
     local name=$1 export=$2
     shift 2
-    if ! "$@" hyperfine -N --style none --warmup 2 --runs "$N_REP" --export-json "$export" \
+    if ! "$@" hyperfine -N --style none --warmup 1 --runs 1 --export-json "$export" \
         "${WORKCMDS[@]}" >"$RUN/$name.out" 2>"$RUN/$name.log"; then
-        fail_note "$name" "$(tail -5 "$RUN/$name.log")"
+        fail_note "${name%.*}" "$(tail -5 "$RUN/$name.log")"
     fi
     if [ "$export" = /dev/stdout ]; then mv "$RUN/$name.out" "$RES/$name.json"; else
         mv "$export" "$RES/$name.json"; fi
 }
 cd "$W"
-# runsc keeps no writes (in-memory overlay), so it reports on stdout; the others write a file.
-work_hf work-host "$W/out.json"
-work_hf work-palisade "$W/out.json" "$PAL" run --workspace "$W" --
-work_hf work-bwrap "$W/out.json" \
-    bwrap --unshare-all --ro-bind / / --bind "$W" "$W" --dev /dev --proc /proc --
-work_hf work-runsc /dev/stdout runsc --network=none do
+for r in $(seq "$N_REP"); do
+    work_hf "work-host.$r" "$W/out.json"
+    work_hf "work-palisade.$r" "$W/out.json" "$PAL" run --workspace "$W" --
+    work_hf "work-bwrap.$r" "$W/out.json" \
+        bwrap --unshare-all --ro-bind / / --bind "$W" "$W" --dev /dev --proc /proc --
+    work_hf "work-runsc.$r" /dev/stdout runsc --network=none do
+done
+rm -rf "$W/untar/tree"
 # The whole command, sandbox start included, and palisade's start in a big workspace.
 hf wstart-git-host "$N_REP" 1 git -C "$W/tree" status --porcelain
 hf wstart-git-palisade "$N_REP" 1 "$PAL" run --workspace "$W" -- git -C "$W/tree" status --porcelain

@@ -66,6 +66,29 @@ def hf_times(name, index=0):
     return r["times"]
 
 
+def rounds(prefix):
+    """The per-round JSON files PREFIX.1.json, PREFIX.2.json, ... in round order."""
+    found = []
+    for path in glob.glob(os.path.join(RES, f"{prefix}.*.json")):
+        tail = path[len(os.path.join(RES, prefix)) + 1:-len(".json")]
+        if tail.isdigit():
+            data = load(os.path.basename(path))
+            if data is not None:
+                found.append((int(tail), data))
+    return [d for _, d in sorted(found, key=lambda x: x[0])]
+
+
+def work_times(env, index):
+    """One time per round for command `index` in environment `env` (None if any run failed)."""
+    out = []
+    for d in rounds(env):
+        r = d.get("results", [])
+        if len(r) <= index or any(c != 0 for c in r[index].get("exit_codes", [])):
+            return None
+        out += r[index]["times"]
+    return out or None
+
+
 def pct(values, q):
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -158,12 +181,12 @@ w("")
 # ------------------------------------------------------------------ tunnel
 w("## CONNECT tunnel through the proxy")
 w("")
-w("Origin: nginx on 127.0.0.1 serving a file of zeros (`big.bin`) and a 1 KiB file. The "
+w(f"Origin: nginx on 127.0.0.1 serving {machine.get('big_mib', '?')} MiB of zeros (`big.bin`) and a 1 KiB file. The "
   "Palisade client runs inside one `palisade run` (the sandbox starts once; the loop is "
   "inside), reaching the proxy at 127.0.0.1:3128 in the sandbox's namespace. squid and "
   "tinyproxy clients run on the host against their loopback ports.")
 w("")
-w("### Bulk throughput (curl `speed_download`, one download of big.bin per run)")
+w("### Bulk throughput (curl `speed_download`, one download of big.bin per path per round)")
 w("")
 w("| path | runs | MiB/s, median (min–max) | ÷ direct |")
 w("| --- | --- | --- | --- |")
@@ -192,24 +215,31 @@ w("")
 w("### Round trip per request")
 w("")
 w("`bench/lib/rtt.py`: a 1 KiB GET, timed from send to the last body byte. *Kept-alive*: one "
-  "connection (one tunnel), many requests, so the figure is what the relay adds per round "
-  "trip. *New tunnel*: a new connection, CONNECT and GET each time (the proxy's parse, "
-  "decision and upstream dial). The first 10 % of samples are warm-up and dropped.")
+  "connection (one tunnel), 1,000 requests per round, so the figure is what the relay adds "
+  "per round trip. *New tunnel*: a new connection, CONNECT and GET each time, 100 per round "
+  "(the proxy's parse, decision and upstream dial). The first 10 % of each round's samples "
+  "are warm-up and dropped. Figures are the median over rounds of each round's median, with "
+  "the lowest and highest round median; p99 is over all samples; *added* is the median over "
+  "rounds of (this path's round median − direct's round median).")
 w("")
-w("| path | mode | samples | µs median | min | p99 | max | added vs direct (median) |")
-w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+w("| path | mode | rounds | µs, median of round medians (min–max) | p99 µs | added vs direct |")
+w("| --- | --- | --- | --- | --- | --- |")
+RTT_ADDED = {}
 for prefix, mode in [("rtt", "kept-alive"), ("new", "new tunnel")]:
-    base = load(f"{prefix}-direct.json")
-    base_med = med(base["rtt_us"]) if base else None
+    base = [med(d["rtt_us"]) for d in rounds(f"{prefix}-direct")]
     for name in ["direct", "palisade", "squid", "tinyproxy"]:
-        d = load(f"{prefix}-{name}.json")
-        if not d or not d.get("rtt_us"):
-            w(f"| {name} | {mode} | — | {why(prefix + '-' + name)} | | | | |")
+        data = rounds(f"{prefix}-{name}")
+        if not data:
+            w(f"| {name} | {mode} | — | {why(prefix + '-' + name)} | | |")
             continue
-        s = d["rtt_us"]
-        added = f"{med(s) - base_med:+.1f} µs" if base_med is not None and name != "direct" else ""
-        w(f"| {name} | {mode} | {len(s)} | {med(s):.1f} | {min(s):.1f} | {pct(s, 0.99):.1f} | "
-          f"{max(s):.1f} | {added} |")
+        meds = [med(d["rtt_us"]) for d in data]
+        every = [x for d in data for x in d["rtt_us"]]
+        added = ""
+        if name != "direct" and len(base) == len(meds):
+            RTT_ADDED[(prefix, name)] = med([m - b for m, b in zip(meds, base)])
+            added = f"{RTT_ADDED[(prefix, name)]:+.1f} µs"
+        w(f"| {name} | {mode} | {len(meds)} | {mmm(meds, 1, '{:.1f}')} | "
+          f"{pct(every, 0.99):.1f} | {added} |")
 w("")
 
 # ------------------------------------------------------------------ plain HTTP
@@ -289,10 +319,12 @@ w("")
 # ------------------------------------------------------------------ work
 w("## Work inside the sandbox")
 w("")
-w("A git repository of small files (100 per directory), its tarball, and three commands: "
-  "`git status --porcelain`, `find TREE -name nomatch`, `tar -xf tree.tar` (into a fresh "
-  "directory, removed before each run by hyperfine's `--prepare`). One `hyperfine` runs "
-  "*inside* each environment, so sandbox start-up is not counted. bwrap is "
+w(f"A committed git repository of {machine.get('tree_files', '?')} small files (100 per "
+  "directory), a tarball of its first 10,000, and three commands: `git status --porcelain`, "
+  "`find TREE -name nomatch`, `tar -xf` of the tarball (into a fresh directory, removed before "
+  "each run by hyperfine's `--prepare`). A `hyperfine` runs *inside* each environment, so "
+  "sandbox start-up is not counted; each round runs every command once per environment after "
+  "one warm-up, environments in turn. bwrap is "
   "`bwrap --unshare-all --ro-bind / / --bind W W --dev /dev --proc /proc`. runsc keeps writes "
   "in its in-memory overlay, so its `tar` does not touch the disk.")
 w("")
@@ -302,22 +334,22 @@ envs = [("work-host", "host (no sandbox)"), ("work-palisade", "Palisade"),
 w("| command | " + " | ".join(lbl for _, lbl in envs) + " |")
 w("| --- | " + " | ".join("---" for _ in envs) + " |")
 for i, c in enumerate(cmds):
-    host = med(hf_times("work-host", i) or [])
+    host = med(work_times("work-host", i) or [])
     cells = []
     for key, _ in envs:
-        t = hf_times(key, i)
+        t = work_times(key, i)
         if t is None:
-            cells.append(why(key) if i == 0 else "—")
+            cells.append(why(key.split(".")[0]) if i == 0 else "—")
             continue
         r = ""
         if key != "work-host" and host:
             r = f", {(med(t) / host - 1) * 100:+.1f} % vs host"
         cells.append(f"{mmm(t, 1000)} ms{r}")
     w(f"| `{c}` | " + " | ".join(cells) + " |")
-data = load("work-host.json")
-if data:
+n_rounds = len(work_times("work-host", 0) or [])
+if n_rounds:
     w("")
-    w(f"Runs per cell: {len(data['results'][0]['times'])} (after 2 warm-up runs).")
+    w(f"Rounds: {n_rounds}.")
 w("")
 w("The whole command from the host, sandbox start included (workspace = the directory holding "
   "the tree, so Palisade's plan walks it for hidden-name rules):")
@@ -364,9 +396,8 @@ pt = med(tput("palisade") or [])
 row("CONNECT bulk ≥ 90 % of direct",
     f"{pt / direct_tput:.0%}" if pt and direct_tput else "missing",
     (pt / direct_tput >= 0.9) if pt and direct_tput else None)
-a, b = load("rtt-direct.json"), load("rtt-palisade.json")
-if a and b:
-    added = med(b["rtt_us"]) - med(a["rtt_us"])
+if ("rtt", "palisade") in RTT_ADDED:
+    added = RTT_ADDED[("rtt", "palisade")]
     row("≤ 30 µs added per round trip (median)", f"{added:+.1f} µs", added <= 30)
 sq, tp = med(wrk("squid")[0]), med(wrk("tinyproxy")[0])
 if pal_rps and sq and tp:
@@ -375,7 +406,7 @@ if pal_rps and sq and tp:
 row("TLS leaf < 100 µs; throughput ≥ 70 % of splice", "not implemented yet (issue 4)", None)
 worst = None
 for i in range(3):
-    h, p = med(hf_times("work-host", i) or []), med(hf_times("work-palisade", i) or [])
+    h, p = med(work_times("work-host", i) or []), med(work_times("work-palisade", i) or [])
     if h and p:
         worst = max(worst or -1e9, p / h - 1)
 if worst is not None:

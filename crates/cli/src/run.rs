@@ -66,25 +66,31 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
             eff.workspace.display()
         );
     }
+    // Credentials are resolved before anything else is set up: a missing one exits 125 with
+    // nothing started and nothing created.
+    let exe = std::env::current_exe().context("cannot find palisade's own executable")?;
+    let sandbox_id = format!("sbx-{}-{}", std::process::id(), now_millis());
+    let (proxy, proxy_add) = start_proxy(&eff.policy, &sandbox_id)?;
     let mut fs_in = inputs::fs_inputs(&eff)?;
     let mut changes = crate::changes::prepare(&eff, &args.command, &mut fs_in)?;
     let fs = build_fs_plan(&fs_in)?;
     for w in &fs.warnings {
         tracing::warn!("{w}");
     }
-    let exe = std::env::current_exe().context("cannot find palisade's own executable")?;
-    let sandbox_id = format!("sbx-{}-{}", std::process::id(), now_millis());
-    let proxy_cfg = palisade_proxy::ProxyConfig::from_policy(&eff.policy, &sandbox_id)?;
-    let proxy = palisade_proxy::Proxy::new(proxy_cfg)?;
-    let extra = palisade_proxy::sandbox_env(PROXY_PORT, &exe);
+    let mut extra = palisade_proxy::sandbox_env(PROXY_PORT, &exe);
+    extra.extend(proxy_add.env);
     let (pass, set) = env_rules(&eff.policy.env, &args.policy.env);
-    let env = build_env(
+    let creds = proxy.credentials();
+    let mut env = build_env(
         std::env::vars_os(),
-        palisade_policy::is_secret_env,
+        |n, v| palisade_policy::is_secret_env(n, v) || creds.withhold_env(n, v.as_bytes()),
         &pass,
         &set,
         &extra,
     );
+    // Even a passed or set variable never carries a credential in.
+    env.vars
+        .retain(|(n, v)| !creds.withhold_env(&n.to_string_lossy(), v.as_encoded_bytes()));
     tracing::debug!(removed = ?env.removed, "environment scrubbed");
     let lim = &eff.policy.limits;
     let timeout = lim.timeout_duration().map_err(anyhow::Error::msg)?;
@@ -111,12 +117,21 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         env: env.vars,
         argv: args.command.clone(),
         cwd: inputs::start_dir(&eff),
-        listeners: vec![
+        listeners: [
             std::net::SocketAddr::from(([127, 0, 0, 1], PROXY_PORT)),
             std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, PROXY_PORT)),
-        ],
+        ]
+        .into_iter()
+        // Credential endpoints after the proxy's two: `supervise` splits them off again.
+        .chain(
+            proxy
+                .endpoint_ports()
+                .into_iter()
+                .map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p))),
+        )
+        .collect(),
         hostname: "palisade".to_string(),
-        files: Vec::new(),
+        files: proxy_add.files,
         uid,
         gid,
         landlock: palisade_sandbox::landlock::kernel_abi() >= 1,
@@ -128,6 +143,14 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         code: e.exit_code(),
         error: e.into(),
     })?;
+    if !proxy.credentials().is_empty() {
+        // After the clone (init must still write its own uid map), before the command runs.
+        if let Err(e) = palisade_proxy::secret::non_dumpable() {
+            sandbox.kill();
+            sandbox.reap();
+            return Err(anyhow!("cannot make the supervisor non-dumpable: {e}").into());
+        }
+    }
     if let Some(cg) = &prepared.cgroup {
         // Before the command exists, so every process it starts is counted.
         if let Err(e) = cg.add_pid(sandbox.init_pid) {
@@ -189,9 +212,25 @@ async fn supervise(
     let listeners: Vec<_> = sandbox
         .listeners
         .iter()
+        .take(2)
         .flatten()
         .filter_map(|l| l.try_clone().ok())
         .collect();
+    let endpoints: Vec<_> = proxy
+        .endpoint_ports()
+        .into_iter()
+        .zip(sandbox.listeners.iter().skip(2))
+        .filter_map(|(port, l)| Some((port, l.as_ref()?.try_clone().ok()?)))
+        .collect();
+    let ep_proxy = proxy.clone();
+    let _endpoint_task = tokio::spawn(async move {
+        if endpoints.is_empty() {
+            return;
+        }
+        if let Err(e) = ep_proxy.serve_endpoints(endpoints).await {
+            tracing::error!(error = %e, "credential endpoints stopped");
+        }
+    });
     let _proxy_task = tokio::spawn(async move {
         if let Err(e) = proxy.serve(listeners).await {
             tracing::error!(error = %e, "proxy stopped");
@@ -283,6 +322,26 @@ fn env_rules(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     (env.pass.clone(), set)
+}
+
+/// The proxy with its credentials resolved, and what the sandbox gets for them.
+fn start_proxy(
+    policy: &palisade_policy::Policy,
+    sandbox_id: &str,
+) -> Result<(Arc<palisade_proxy::Proxy>, palisade_proxy::SandboxAdditions), Failure> {
+    let mut cfg = palisade_proxy::ProxyConfig::from_policy(policy, sandbox_id)?;
+    if !policy.credentials.is_empty() {
+        // No core file may ever hold a credential, from the moment one is read.
+        palisade_proxy::secret::no_core_dumps().context("cannot disable core dumps")?;
+    }
+    let creds = palisade_proxy::Credentials::load(policy, &cfg)?;
+    if creds.endpoint_ports().contains(&PROXY_PORT) {
+        return Err(anyhow!("credential endpoint port {PROXY_PORT} is the proxy's own").into());
+    }
+    cfg.creds = Arc::new(creds);
+    let proxy = palisade_proxy::Proxy::new(cfg)?;
+    let add = proxy.sandbox_additions()?;
+    Ok((proxy, add))
 }
 
 fn print_denied(proxy: &palisade_proxy::Proxy) {

@@ -329,7 +329,9 @@ fn resolve_source(s: &palisade_policy::CredentialSource) -> Result<Zeroizing<Vec
     let mut raw = if let Some(name) = &s.env {
         let v = std::env::var_os(name)
             .ok_or_else(|| format!("the host environment variable {name} is not set"))?;
-        Zeroizing::new(std::os::unix::ffi::OsStringExt::into_vec(v))
+        let v = Zeroizing::new(std::os::unix::ffi::OsStringExt::into_vec(v));
+        crate::secret::wipe_env(name);
+        v
     } else if let Some(path) = &s.file {
         let path = expand_home(path);
         read_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?

@@ -70,6 +70,55 @@ impl Secret {
     }
 }
 
+extern "C" {
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Overwrites `name`'s value where the process environment holds it (the block at the top of
+/// the stack is what `/proc/PID/environ` shows, and what a cloned child inherits), then removes
+/// the variable. Call only while the process is single-threaded (at start-up).
+pub fn wipe_env(name: &str) {
+    let key = name.as_bytes();
+    // SAFETY: single-threaded at this point (documented precondition); `environ` is a
+    // NULL-terminated array of NUL-terminated strings owned by the process, and we write only
+    // within each string's bytes.
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
+            if entry.len() > key.len() && entry.starts_with(key) && entry[key.len()] == b'=' {
+                let value = (*p).add(key.len() + 1);
+                std::ptr::write_bytes(value, 0, entry.len() - key.len() - 1);
+            }
+            p = p.add(1);
+        }
+    }
+    std::env::remove_var(name);
+}
+
+/// No core file for this process (it holds credentials): `RLIMIT_CORE` 0, soft and hard.
+pub fn no_core_dumps() -> io::Result<()> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setting our own limit from a valid struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Not dumpable: no core, and processes of the same user cannot read this one's memory or
+/// environment through `/proc` or ptrace.
+pub fn non_dumpable() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl Drop for Secret {
     fn drop(&mut self) {
         // SAFETY: the mapping is ours and writable; nothing borrows it once we are dropped.

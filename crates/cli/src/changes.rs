@@ -58,7 +58,11 @@ fn run(cmd: ChangesCmd, out: &mut impl Write) -> Result<i32> {
             let cs = store.open(&id)?;
             let select = selection(&cs, &paths)?;
             let changes = overlay::compute(&cs)?;
+            let manifest = cs.manifest()?;
             for c in changes.iter().filter(|c| selected(&c.path, &select)) {
+                if let Some(why) = overlay::conflict(&cs, &manifest, c) {
+                    writeln!(out, "! {}: {why}", c.path.display())?;
+                }
                 render(&cs, c, out)?;
             }
             Ok(0)

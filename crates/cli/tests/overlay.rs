@@ -149,6 +149,12 @@ fn a_host_file_changed_during_the_run_is_refused_unless_forced() {
     write(&t.ws.join("f.txt"), "the user's edit\n");
     assert!(child.wait().unwrap().success());
     let id = only_id(&t);
+    let diff = changes(&t, &["diff", &id]);
+    assert!(
+        diff.stdout
+            .starts_with("! f.txt: changed on the host since the run started"),
+        "{diff}"
+    );
     let out = changes(&t, &["apply", &id]);
     out.assert_code(1);
     assert!(

@@ -125,6 +125,12 @@ fn finish_if_empty(cs: &ChangeSet) -> Result<bool> {
     Ok(false)
 }
 
+/// Why applying `c` would be refused without `--force`, if it would: its host entry changed
+/// since the run started.
+pub fn conflict(cs: &ChangeSet, manifest: &Manifest, c: &Change) -> Option<String> {
+    unchanged(&cs.meta.workspace, manifest, c).err()
+}
+
 /// `Err(why)` when the host entry at the change's path (or anything below it, for a
 /// directory the change removes) is not what it was when the run started.
 fn unchanged(ws: &Path, manifest: &Manifest, c: &Change) -> std::result::Result<(), String> {

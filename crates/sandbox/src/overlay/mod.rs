@@ -20,7 +20,7 @@ mod manifest;
 pub(crate) mod mount;
 mod store;
 
-pub use apply::{apply, discard, Outcome};
+pub use apply::{apply, conflict, discard, Outcome};
 pub use changes::{compute, Change, ChangeKind, Entry};
 pub use manifest::{Manifest, Stamp};
 pub use mount::unsafe_for_overlay;

@@ -262,6 +262,8 @@ fn protected_paths_and_the_change_store_stay_out_of_reach_in_overlay_mode() {
             "write:.git/hooks/pre-commit",
             "write:.git/config",
             "rename:.git/hooks:.git/hooks-moved",
+            "rename:.git:git-moved",
+            "write:.git/inside-anchor",
             &format!("list:{store_dir}"),
             &format!("write:{store_dir}/x"),
             "write:ok.txt",
@@ -273,6 +275,14 @@ fn protected_paths_and_the_change_store_stay_out_of_reach_in_overlay_mode() {
     p.expect(
         "rename:.git/hooks:.git/hooks-moved",
         &["EBUSY", "EROFS", "EXDEV", "EPERM"],
+    );
+    p.expect("rename:.git:git-moved", &["EBUSY", "EXDEV"]);
+    // `.git` is an anchor (a mount point guarding the protected paths below it): it must be
+    // bound from the overlay, not from the host directory under it.
+    p.expect("write:.git/inside-anchor", &["OK"]);
+    assert!(
+        !t.ws.join(".git/inside-anchor").exists(),
+        "a write went through the anchor"
     );
     p.expect(&format!("list:{store_dir}"), DENIED_READ);
     p.expect(&format!("write:{store_dir}/x"), DENIED_WRITE);

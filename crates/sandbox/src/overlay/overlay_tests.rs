@@ -298,3 +298,33 @@ fn the_store_defaults_to_xdg_state_home() {
         Path::new("/home/u/.local/state/palisade/changes")
     );
 }
+
+#[test]
+fn the_plan_overlays_the_workspace_even_inside_a_writable_root() {
+    use crate::plan::{build_fs_plan, Action, FsInputs, WriteLayer};
+    let f = fixture();
+    std::fs::create_dir_all(f.ws.join(".git/hooks")).unwrap();
+    let layer = WriteLayer::Tmpfs {
+        size: Some(1 << 20),
+    };
+    let parent = f.ws.parent().unwrap().to_path_buf();
+    for allow_write in [vec![], vec![parent.clone()]] {
+        let inputs = FsInputs {
+            workspace: f.ws.clone(),
+            allow_write,
+            protect_names: vec![".git/hooks".into()],
+            layer: Some(layer.clone()),
+            ..FsInputs::default()
+        };
+        let plan = build_fs_plan(&inputs).unwrap();
+        let at = |p: &Path| plan.ops.iter().position(|op| op.path == p);
+        let ws = at(&f.ws).expect("no op for the workspace");
+        assert_eq!(plan.ops[ws].action, Action::Overlay(layer.clone()));
+        let hooks = at(&f.ws.join(".git/hooks")).expect("hooks not protected");
+        assert_eq!(plan.ops[hooks].action, Action::BindReadOnly);
+        assert!(ws < hooks, "the overlay must come before what sits on it");
+        if let Some(p) = at(&parent) {
+            assert!(p < ws);
+        }
+    }
+}

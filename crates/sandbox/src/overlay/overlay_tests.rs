@@ -1,7 +1,11 @@
 //! Change sets read and applied from the host side, with upper layers written by hand the
 //! way overlayfs writes them (whiteouts, opaque directories).
 
-#![expect(clippy::unwrap_used, reason = "a test fails by panicking")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -375,18 +375,29 @@ fn run_command(argv: &[String]) -> Result<Zeroizing<Vec<u8>>, String> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot run `{prog}`: {e}"))?;
-    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_SECRET + 2));
-    if let Some(out) = child.stdout.take() {
-        let _ = out.take(MAX_SECRET as u64 + 1).read_to_end(&mut buf);
-    }
+    // Read on a thread so a command that never closes its output still meets the timeout
+    // (killing it closes the pipe and ends the read).
+    let reader = child.stdout.take().map(|out| {
+        std::thread::spawn(move || {
+            let mut buf = Zeroizing::new(Vec::with_capacity(MAX_SECRET + 2));
+            let _ = out.take(MAX_SECRET as u64 + 1).read_to_end(&mut buf);
+            buf
+        })
+    });
+    let collect = |reader: Option<std::thread::JoinHandle<Zeroizing<Vec<u8>>>>| {
+        reader
+            .and_then(|r| r.join().ok())
+            .unwrap_or_else(|| Zeroizing::new(Vec::new()))
+    };
     let start = Instant::now();
     loop {
         match child.try_wait() {
-            Ok(Some(st)) if st.success() => return Ok(buf),
+            Ok(Some(st)) if st.success() => return Ok(collect(reader)),
             Ok(Some(st)) => return Err(format!("`{prog}` failed ({st})")),
             Ok(None) if start.elapsed() > COMMAND_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
+                // A grandchild may still hold the pipe: do not wait for the reader.
                 return Err(format!("`{prog}` did not finish in time"));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),

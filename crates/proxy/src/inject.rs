@@ -101,6 +101,22 @@ pub(crate) fn apply(
     Ok(logs)
 }
 
+/// Replaces any credential value an origin echoed in a response header (by the placeholder,
+/// or `[redacted]` without one). Bodies are streamed and not searched.
+pub(crate) fn scrub_response(creds: &Credentials, headers: &mut HeaderMap) {
+    for c in &creds.list {
+        let with = c.placeholder().unwrap_or("[redacted]").as_bytes();
+        for value in headers.values_mut() {
+            if find(value.as_bytes(), c.secret()).is_some() {
+                let clean = replace_all(value.as_bytes(), c.secret(), with);
+                if let Ok(v) = HeaderValue::from_bytes(&clean) {
+                    *value = v;
+                }
+            }
+        }
+    }
+}
+
 fn placeholder_in(path_and_query: &str, headers: &HeaderMap, ph: &str) -> bool {
     let ph = ph.as_bytes();
     find(path_and_query.as_bytes(), ph).is_some()

@@ -149,3 +149,18 @@ fn substitution_replaces_the_placeholder_also_inside_basic() {
         vec![]
     );
 }
+
+#[test]
+fn an_echoed_value_in_a_response_header_is_replaced_by_the_placeholder() {
+    let (_d, c) = creds(&[], false);
+    let ph = c.list[0].placeholder().unwrap().to_string();
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-echo",
+        HeaderValue::from_str(&format!("got token {SECRET}")).unwrap(),
+    );
+    h.insert("x-plain", HeaderValue::from_static("nothing"));
+    scrub_response(&c, &mut h);
+    assert_eq!(h["x-echo"].to_str().unwrap(), format!("got token {ph}"));
+    assert_eq!(h["x-plain"], "nothing");
+}

@@ -269,7 +269,20 @@ fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
     let echoed: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(echoed["authorization"], bearer().as_str());
     assert_eq!(echoed["host"], format!("{BOUND}:{}", f.port));
-    let req = &f.request_lines()[0];
+    // SOCKS5 (socks5h: the name goes to the proxy) is terminated the same way.
+    let o = f
+        .client("curl")
+        .args(["-sS", "--fail", "--proxy"])
+        .arg(format!("socks5h://127.0.0.1:{}", f.proxy.addr.port()))
+        .arg(f.url(BOUND, "/echo"))
+        .output()
+        .unwrap();
+    let echoed: Value = serde_json::from_slice(&o.stdout).expect(&text(&o));
+    assert_eq!(echoed["authorization"], bearer().as_str());
+    let reqs = f.request_lines();
+    assert_eq!(reqs[1]["entry"], "socks5");
+    assert_eq!(reqs[1]["cred"][0]["action"], "injected");
+    let req = &reqs[0];
     assert_eq!(req["mode"], "mitm");
     assert_eq!(req["entry"], "connect");
     assert_eq!(req["http"]["status"], 200);

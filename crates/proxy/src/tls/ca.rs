@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use palisade_policy::host::Host;
 use rcgen::{
@@ -16,6 +17,7 @@ use rustls::ServerConfig;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::{provider, TlsError};
+use crate::audit::civil_from_days;
 
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
@@ -31,6 +33,24 @@ impl std::fmt::Debug for Ca {
     }
 }
 
+/// Validity: from two days ago (clock skew) to 90 days on; a run outliving that is unusual.
+fn validity(params: &mut CertificateParams) {
+    let today = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs() / 86_400).unwrap_or(0))
+        .unwrap_or(0);
+    let date = |days: i64| {
+        let (y, m, d) = civil_from_days(days);
+        rcgen::date_time_ymd(
+            i32::try_from(y).unwrap_or(2000),
+            u8::try_from(m).unwrap_or(1),
+            u8::try_from(d).unwrap_or(1),
+        )
+    };
+    params.not_before = date(today - 2);
+    params.not_after = date(today + 90);
+}
+
 fn ca_err(e: impl std::fmt::Display) -> TlsError {
     TlsError::Ca(e.to_string())
 }
@@ -40,6 +60,7 @@ impl Ca {
         let key = KeyPair::generate().map_err(ca_err)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(ca_err)?;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        validity(&mut params);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,
@@ -76,6 +97,7 @@ impl Ca {
         let mut params = CertificateParams::new(vec![name.clone()]).map_err(ca_err)?;
         params.distinguished_name.push(DnType::CommonName, &name);
         params.use_authority_key_identifier_extension = true;
+        validity(&mut params);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf = params

@@ -168,6 +168,7 @@ impl Upstream {
             Ok(resp) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
+                inject::scrub_response(&proxy.cfg().creds, &mut parts.headers);
                 hlog.status = Some(parts.status.as_u16());
                 self.log(proxy, hlog, creds, start, None);
                 Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())

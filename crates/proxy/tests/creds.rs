@@ -277,7 +277,8 @@ fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
         .arg(f.url(BOUND, "/echo"))
         .output()
         .unwrap();
-    let echoed: Value = serde_json::from_slice(&o.stdout).expect(&text(&o));
+    let echoed: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
     assert_eq!(echoed["authorization"], bearer().as_str());
     let reqs = f.request_lines();
     assert_eq!(reqs[1]["entry"], "socks5");

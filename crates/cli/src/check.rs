@@ -1,6 +1,6 @@
 //! `palisade check`: validate and print the effective policy and the mount plan.
 
-use palisade_sandbox::plan::{build_fs_plan, Action};
+use palisade_sandbox::plan::{build_fs_plan, Action, WriteLayer};
 
 use crate::{inputs, PolicyArgs};
 
@@ -16,7 +16,18 @@ pub fn main(args: &PolicyArgs) -> i32 {
 
 fn check(args: &PolicyArgs) -> anyhow::Result<()> {
     let eff = inputs::load(args)?;
-    let plan = build_fs_plan(&inputs::fs_inputs(&eff)?)?;
+    let mut fs = inputs::fs_inputs(&eff)?;
+    match eff.policy.filesystem.mode.unwrap_or_default() {
+        palisade_policy::FsMode::Direct => {}
+        palisade_policy::FsMode::Overlay => {
+            fs.layer = Some(WriteLayer::Store {
+                upper: "<change set>/upper".into(),
+                work: "<change set>/work".into(),
+            })
+        }
+        palisade_policy::FsMode::Tmpfs => fs.layer = Some(WriteLayer::Tmpfs { size: None }),
+    }
+    let plan = build_fs_plan(&fs)?;
     println!("# policy: {}", eff.source);
     println!("# workspace: {}", eff.workspace.display());
     print!(
@@ -32,7 +43,8 @@ fn check(args: &PolicyArgs) -> anyhow::Result<()> {
             Action::MaskDir { .. } | Action::MaskFile => "hidden".to_string(),
             Action::Tmpfs { size: Some(s) } => format!("private tmpfs, {s} bytes"),
             Action::Tmpfs { size: None } => "private tmpfs".to_string(),
-            Action::Overlay(_) => "overlay (writes kept apart)".to_string(),
+            Action::Overlay(WriteLayer::Store { .. }) => "overlay (change set)".to_string(),
+            Action::Overlay(WriteLayer::Tmpfs { .. }) => "overlay (tmpfs, discarded)".to_string(),
         };
         println!("#   {:<28} {}", what, op.path.display());
     }

@@ -186,6 +186,10 @@ fn sha256_hex(s: &str) -> String {
 }
 
 fn policy(t: &Scratch, port: u16, var: &str, audit: &Path) -> std::path::PathBuf {
+    policy_with(t, port, var, audit, "")
+}
+
+fn policy_with(t: &Scratch, port: u16, var: &str, audit: &Path, more: &str) -> std::path::PathBuf {
     let text = format!(
         "[network]\n\
          allow = [\"{HOST}:{port}\"]\n\
@@ -200,7 +204,8 @@ fn policy(t: &Scratch, port: u16, var: &str, audit: &Path) -> std::path::PathBuf
          bind = {{ host = \"{HOST}\", port = {port} }}\n\
          header = \"authorization\"\n\
          format = \"Bearer {{}}\"\n\
-         placeholder = {{ env = \"DEMO_API_KEY\" }}\n",
+         placeholder = {{ env = \"DEMO_API_KEY\" }}\n\
+         {more}\n",
         ca = t.root.join("ca.pem").display(),
         audit = audit.display(),
     );
@@ -330,4 +335,52 @@ fn a_missing_credential_source_stops_the_run_before_anything_starts() {
     );
     assert!(!t.ws.join("ran").exists());
     assert!(!audit.exists(), "the proxy started");
+}
+
+#[test]
+fn endpoint_and_system_bundle_work_inside_without_any_ca_variable() {
+    if !ready("credential endpoint inside") {
+        return;
+    }
+    let t = Scratch::new("cred-endpoint");
+    certs(&t.root);
+    let origin_log = t.root.join("origin.log");
+    std::fs::write(&origin_log, "").unwrap();
+    let (_origin, port) = origin(&t.root, &origin_log);
+    let secret = format!("sk-ant-api03-{}-ENDPOINT", token());
+    let var = "PALISADE_TEST_CRED_EP";
+    let audit = t.root.join("audit.jsonl");
+    let more = "endpoint = { port = 8089, env = \"ANTHROPIC_BASE_URL\" }";
+    let pol = policy_with(&t, port, var, &audit, more);
+    // Once through the endpoint (base URL), once through a terminated tunnel with the CA
+    // found only in the system bundle path (every CA variable removed), once from python.
+    let script = format!(
+        "echo \"$ANTHROPIC_BASE_URL\"\n\
+         curl -sS --fail \"$ANTHROPIC_BASE_URL/\"; echo\n\
+         env -u SSL_CERT_FILE -u CURL_CA_BUNDLE curl -sS --fail https://{HOST}:{port}/; echo\n\
+         env -u SSL_CERT_FILE -u REQUESTS_CA_BUNDLE {py} -c \"import urllib.request; \
+           print(urllib.request.urlopen('https://{HOST}:{port}/').read().decode())\"\n",
+        py = python()
+    );
+    let mut c = t.palisade();
+    c.env(var, &secret)
+        .args(["run", "--config"])
+        .arg(&pol)
+        .args(["--", "/bin/sh", "-c", &script]);
+    let out = output(c);
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "http://127.0.0.1:8089\norigin ok\norigin ok\norigin ok\n",
+        "{out}"
+    );
+    let want = sha256_hex(&format!("Bearer {secret}"));
+    let seen: Vec<String> = std::fs::read_to_string(&origin_log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(seen, vec![want.clone(), want.clone(), want], "{out}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.contains("\"entry\":\"endpoint\""), "{log}");
+    assert!(!log.contains(&secret));
 }

@@ -26,6 +26,7 @@ const SECRET: &str = "sk-ant-api03-REALkeyVALUEdoNotLeak0123456789abcdefXYZ";
 const ORIGIN: &str = include_str!("cred_origin.py");
 const BOUND: &str = "api.cred.test";
 const OTHER: &str = "other.test";
+const PLAIN: &str = "plain.test";
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -36,7 +37,9 @@ struct Fixture {
     proxy: TestProxy,
     bundle: PathBuf,
     placeholder: String,
-    endpoint: Option<(u16, Arc<std::sync::atomic::AtomicBool>)>,
+    endpoint: Option<u16>,
+    /// A plain-HTTP origin at PLAIN.
+    plain: Origin,
 }
 
 /// A CA and a leaf naming both test hosts, written as PEM files.
@@ -89,11 +92,21 @@ impl Fixture {
         let secret_file = dir.path().join("secret");
         std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
         let endpoint_listener = endpoint.then(|| TcpListener::bind("127.0.0.1:0").unwrap());
+        let plain = Origin::start("plain");
+        let pport = plain.addr.port();
         let mut p = policy(
-            &[&format!("{BOUND}:{port}"), &format!("{OTHER}:{port}")],
+            &[
+                &format!("{BOUND}:{port}"),
+                &format!("{OTHER}:{port}"),
+                &format!("{PLAIN}:{pport}"),
+            ],
             &[],
             &["127.0.0.0/8"],
-            &[&format!("{BOUND}:127.0.0.1"), &format!("{OTHER}:127.0.0.1")],
+            &[
+                &format!("{BOUND}:127.0.0.1"),
+                &format!("{OTHER}:127.0.0.1"),
+                &format!("{PLAIN}:127.0.0.1"),
+            ],
         );
         p.network.tls_terminate = Some(terminate.to_string());
         p.network.upstream_extra_ca = Some(origin_ca.display().to_string());
@@ -139,7 +152,6 @@ impl Fixture {
             .to_string();
         let endpoint = endpoint_listener.map(|l| {
             let port = l.local_addr().unwrap().port();
-            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let px = proxy.proxy.clone();
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -150,7 +162,7 @@ impl Fixture {
                     let _ = px.serve_endpoints(vec![(port, l)]).await;
                 });
             });
-            (port, stop)
+            port
         });
         Fixture {
             dir,
@@ -162,6 +174,7 @@ impl Fixture {
             bundle,
             placeholder,
             endpoint,
+            plain,
         }
     }
 
@@ -517,7 +530,7 @@ fn plain_endpoint_forwards_to_the_bound_origin_with_the_key() {
     }
     let f = Fixture::new("off", true);
     assert!(!f.bundle.exists(), "no CA without termination");
-    let (port, _) = f.endpoint.as_ref().unwrap();
+    let port = f.endpoint.unwrap();
     // ANTHROPIC_BASE_URL-style: the client only knows the base URL. Once directly (as with
     // NO_PROXY), once through HTTP_PROXY (the proxy hands it to the endpoint).
     let script = "import os, json, urllib.request\n\
@@ -553,4 +566,61 @@ fn plain_endpoint_forwards_to_the_bound_origin_with_the_key() {
     }
     // The endpoint's own placeholder may go to its bound origin: it did (x-api-key above).
     f.assert_log_clean();
+}
+
+#[test]
+fn placeholder_in_plain_http_to_another_host_is_refused() {
+    if !ready("curl", "plain-HTTP placeholder") {
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let url = format!("http://{PLAIN}:{}/leak", f.plain.addr.port());
+    let o = f
+        .client("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("Authorization: Bearer {}", f.placeholder))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "403", "{}", text(&o));
+    assert!(f.plain.heads().is_empty());
+    let line = f.wait_line(|l| l["reason"] == "cred_scope");
+    assert_eq!(line["entry"], "http");
+    assert_eq!(line["cred"][0]["action"], "blocked_scope");
+    // Without the placeholder the same request goes through.
+    let o = f
+        .client("curl")
+        .args(["-sS", "--fail", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "ORIGIN plain /leak",
+        "{}",
+        text(&o)
+    );
+    f.assert_log_clean();
+}
+
+#[test]
+fn terminate_all_splices_a_tunnel_whose_client_does_not_speak_tls() {
+    if !ready("python3", "terminate all, not TLS") {
+        return;
+    }
+    let f = Fixture::new("all", false);
+    let authority = format!("{PLAIN}:{}", f.plain.addr.port());
+    let (code, tunnel) = connect_tunnel(f.proxy.addr, authority.as_bytes());
+    assert_eq!(code, 200);
+    let mut t = tunnel.unwrap();
+    use std::io::Write;
+    t.write_all(format!("GET /raw HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+        .unwrap();
+    let resp = read_response(&mut t);
+    assert!(
+        resp.ends_with(b"ORIGIN plain /raw"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    let decision = f.wait_line(|l| l["ev"] == "decision" && l["target"]["host"] == PLAIN);
+    assert_eq!(decision["mode"], "mitm");
 }

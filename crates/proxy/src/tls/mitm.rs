@@ -107,6 +107,14 @@ async fn handle(
     up: &mut Upstream,
     req: Request<Incoming>,
 ) -> Response<RespBody> {
+    if req.method() == hyper::Method::CONNECT {
+        let r = Refusal::new(
+            Reason::BadRequest,
+            "builtin:tunnel_connect",
+            "CONNECT inside a terminated tunnel",
+        );
+        return up.refuse(proxy, r, http_log(&req), Vec::new());
+    }
     if let Err(r) = check_authority(&req, &up.target) {
         return up.refuse(proxy, r, http_log(&req), Vec::new());
     }

@@ -18,17 +18,26 @@ pub enum ChangesCmd {
     /// The change sets kept, oldest first.
     List,
     /// What a change set would do to its workspace (all of it, or the PATHs given).
-    Diff { id: String, paths: Vec<String> },
+    Diff(Target),
     /// Write a change set to its workspace (all of it, or the changes at or below each PATH).
     Apply {
-        id: String,
-        paths: Vec<String>,
+        #[command(flatten)]
+        target: Target,
         /// Overwrite host files that changed since the run started.
         #[arg(long)]
         force: bool,
     },
     /// Drop a change set (all of it, or the changes at or below each PATH).
-    Discard { id: String, paths: Vec<String> },
+    Discard(Target),
+}
+
+#[derive(clap::Args)]
+pub struct Target {
+    /// The change set, as `palisade changes list` shows it.
+    id: String,
+    /// Paths relative to the workspace root, or absolute paths inside it.
+    #[arg(value_name = "PATH")]
+    paths: Vec<String>,
 }
 
 pub fn main(cmd: ChangesCmd) -> i32 {
@@ -54,7 +63,7 @@ fn run(cmd: ChangesCmd, out: &mut impl Write) -> Result<i32> {
             list(&store, out)?;
             Ok(0)
         }
-        ChangesCmd::Diff { id, paths } => {
+        ChangesCmd::Diff(Target { id, paths }) => {
             let cs = store.open(&id)?;
             let select = selection(&cs, &paths)?;
             let changes = overlay::compute(&cs)?;
@@ -67,13 +76,16 @@ fn run(cmd: ChangesCmd, out: &mut impl Write) -> Result<i32> {
             }
             Ok(0)
         }
-        ChangesCmd::Apply { id, paths, force } => {
+        ChangesCmd::Apply {
+            target: Target { id, paths },
+            force,
+        } => {
             let cs = store.open(&id)?;
             let select = selection(&cs, &paths)?;
             let o = overlay::apply(&cs, &select, force)?;
             report(&cs, "applied", &o, out)
         }
-        ChangesCmd::Discard { id, paths } => {
+        ChangesCmd::Discard(Target { id, paths }) => {
             let cs = store.open(&id)?;
             let select = selection(&cs, &paths)?;
             let o = overlay::discard(&cs, &select)?;

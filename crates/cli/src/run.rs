@@ -88,9 +88,10 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         &set,
         &extra,
     );
-    // Even a passed or set variable never carries a credential in.
+    // Even a passed or set variable never carries a credential's value in (the placeholder
+    // may share the source variable's name: only values are checked here).
     env.vars
-        .retain(|(n, v)| !creds.withhold_env(&n.to_string_lossy(), v.as_encoded_bytes()));
+        .retain(|(_, v)| !creds.contains_secret(v.as_encoded_bytes()));
     tracing::debug!(removed = ?env.removed, "environment scrubbed");
     let lim = &eff.policy.limits;
     let timeout = lim.timeout_duration().map_err(anyhow::Error::msg)?;

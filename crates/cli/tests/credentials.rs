@@ -348,14 +348,15 @@ fn endpoint_and_system_bundle_work_inside_without_any_ca_variable() {
     std::fs::write(&origin_log, "").unwrap();
     let (_origin, port) = origin(&t.root, &origin_log);
     let secret = format!("sk-ant-api03-{}-ENDPOINT", token());
-    let var = "PALISADE_TEST_CRED_EP";
+    // The placeholder takes the source variable's name, as tools expect.
+    let var = "DEMO_API_KEY";
     let audit = t.root.join("audit.jsonl");
     let more = "endpoint = { port = 8089, env = \"ANTHROPIC_BASE_URL\" }";
     let pol = policy_with(&t, port, var, &audit, more);
     // Once through the endpoint (base URL), once through a terminated tunnel with the CA
     // found only in the system bundle path (every CA variable removed), once from python.
     let script = format!(
-        "echo \"$ANTHROPIC_BASE_URL\"\n\
+        "echo \"$ANTHROPIC_BASE_URL\" \"$(echo \"$DEMO_API_KEY\" | cut -c1-13)\" ${{#DEMO_API_KEY}}\n\
          curl -sS --fail \"$ANTHROPIC_BASE_URL/\"; echo\n\
          env -u SSL_CERT_FILE -u CURL_CA_BUNDLE curl -sS --fail https://{HOST}:{port}/; echo\n\
          env -u SSL_CERT_FILE -u REQUESTS_CA_BUNDLE {py} -c \"import urllib.request; \
@@ -370,7 +371,11 @@ fn endpoint_and_system_bundle_work_inside_without_any_ca_variable() {
     let out = output(c);
     out.assert_ok();
     assert_eq!(
-        out.stdout, "http://127.0.0.1:8089\norigin ok\norigin ok\norigin ok\n",
+        out.stdout,
+        format!(
+            "http://127.0.0.1:8089 sk-ant-api03- {}\norigin ok\norigin ok\norigin ok\n",
+            secret.len()
+        ),
         "{out}"
     );
     let want = sha256_hex(&format!("Bearer {secret}"));

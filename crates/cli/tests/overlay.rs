@@ -331,3 +331,23 @@ fn a_full_tmpfs_layer_gives_enospc_and_leaves_the_host_as_it_was() {
     assert_eq!(out.stdout, "ENOSPC\n", "{out}");
     assert_eq!(snapshot(&t.ws), before);
 }
+
+#[test]
+fn changes_usage_errors_are_125_and_touch_nothing() {
+    let t = Scratch::new("ov-usage");
+    t.sh(&["--fs", "overlay"], "echo a > a.txt").assert_ok();
+    let id = only_id(&t);
+    for args in [
+        vec!["diff", "no-such-set"],
+        vec!["apply", "../../etc"],
+        vec!["apply", &id, "../outside"],
+        vec!["apply", &id, "/etc/passwd"],
+        vec!["discard", &id, "sub/../../x"],
+    ] {
+        let out = changes(&t, &args);
+        out.assert_code(125);
+        assert!(out.stderr.starts_with("palisade: "), "{out}");
+    }
+    assert!(!t.ws.join("a.txt").exists());
+    assert_eq!(listed(&t).len(), 1);
+}

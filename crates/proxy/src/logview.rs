@@ -124,6 +124,12 @@ fn detail_text(v: &Value) -> String {
             status.unwrap_or_default()
         ));
     }
+    if let Some(creds) = v.get("cred").and_then(Value::as_array) {
+        for c in creds {
+            let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("?");
+            parts.push(format!("cred {}:{}", s("id"), s("action")));
+        }
+    }
     if let Some(sni) = v.pointer("/target/sni").and_then(Value::as_str) {
         parts.push(format!("sni={sni}"));
     }
@@ -160,7 +166,7 @@ mod tests {
         let path = dir.path().join("a.jsonl");
         let lines = [
             r#"{"ts":"2026-01-02T03:04:05.678901Z","v":1,"seq":1,"ev":"decision","entry":"connect","target":{"host":"evil.test","port":443},"decision":"deny","reason":"no_rule","error":"no allow entry matches"}"#,
-            r#"{"ts":"2026-01-02T03:04:06.000000Z","v":1,"seq":2,"ev":"request","entry":"http","target":{"host":"ok.test","port":80},"decision":"allow","reason":"ok","http":{"ver":"HTTP/1.1","method":"GET","path":"/x","status":200},"bytes":{"up":0,"down":12}}"#,
+            r#"{"ts":"2026-01-02T03:04:06.000000Z","v":1,"seq":2,"ev":"request","entry":"http","target":{"host":"ok.test","port":80},"decision":"allow","reason":"ok","http":{"ver":"HTTP/1.1","method":"GET","path":"/x","status":200},"cred":[{"id":"gh","action":"injected"}],"bytes":{"up":0,"down":12}}"#,
             "not json",
         ];
         std::fs::write(&path, lines.join("\n")).unwrap();
@@ -175,7 +181,7 @@ mod tests {
         );
         assert!(rows[1].contains("evil.test:443"));
         assert!(
-            rows[2].contains("GET /x 200") && rows[2].contains("up 0 down 12"),
+            rows[2].contains("GET /x 200  cred gh:injected") && rows[2].contains("up 0 down 12"),
             "{text}"
         );
         assert!(rows[3].contains("unreadable"));

@@ -88,6 +88,14 @@ impl Store {
         let mode = ws_meta.permissions().mode() & 0o7777;
         std::fs::set_permissions(&upper, std::fs::Permissions::from_mode(mode))
             .map_err(io_err(&upper))?;
+        // And its owner, where we may set it (root on another user's workspace): the sandbox
+        // then sees the same root directory as in direct mode.
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            use std::os::unix::fs::MetadataExt;
+            std::os::unix::fs::lchown(&upper, Some(ws_meta.uid()), Some(ws_meta.gid()))
+                .map_err(io_err(&upper))?;
+        }
         let (pid, start) = self_identity();
         let cs = ChangeSet {
             dir,

@@ -44,6 +44,11 @@ pub fn drop_all() -> SysResult<()> {
         bits as libc::c_ulong,
         "PR_SET_SECUREBITS",
     )?;
+    set(0)
+}
+
+/// Sets the effective and permitted sets to `mask` (capabilities 0-31) and clears the rest.
+pub fn set(mask: u32) -> SysResult<()> {
     #[repr(C)]
     struct Header {
         version: u32,
@@ -57,20 +62,26 @@ pub fn drop_all() -> SysResult<()> {
         inheritable: u32,
     }
     let header = Header {
-        version: 0x2008_0522,
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
         pid: 0,
-    }; // _LINUX_CAPABILITY_VERSION_3
-    let data = [Data {
+    };
+    let low = Data {
+        effective: mask,
+        permitted: mask,
+        inheritable: 0,
+    };
+    let high = Data {
         effective: 0,
         permitted: 0,
         inheritable: 0,
-    }; 2];
+    };
+    let data = [low, high];
     // SAFETY: header and data have the layout capset(2) expects for version 3.
     let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
     if ret < 0 {
         return Err(SysError {
             call: "capset",
-            arg: "0".into(),
+            arg: format!("{mask:#x}"),
             errno: sys::errno(),
         });
     }

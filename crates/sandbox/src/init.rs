@@ -25,7 +25,7 @@ use std::path::Path;
 
 use crate::guard::{self, Guard};
 use crate::protocol::{self, Msg};
-use crate::{command, landlock, mounts, net, sys, SandboxSpec};
+use crate::{caps, command, landlock, mounts, net, sys, SandboxSpec};
 
 const FORWARDED: &[libc::c_int] = &[
     libc::SIGINT,
@@ -304,43 +304,5 @@ fn read_to_end(fd: &OwnedFd) -> Vec<u8> {
 /// Leaves init with `CAP_SYS_PTRACE` alone (effective and permitted), so the calls it makes
 /// for the command meet the same permission checks as the command's own.
 fn keep_only_ptrace() -> sys::SysResult<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let header = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let ptrace = 1u32 << 19; // CAP_SYS_PTRACE
-    let data = [
-        Data {
-            effective: ptrace,
-            permitted: ptrace,
-            inheritable: 0,
-        },
-        Data {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        },
-    ];
-    // SAFETY: header and data have the layout capset(2) expects for version 3.
-    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
-    if ret < 0 {
-        return Err(sys::SysError {
-            call: "capset",
-            arg: "CAP_SYS_PTRACE".into(),
-            errno: sys::errno(),
-        });
-    }
-    Ok(())
+    caps::set(1 << 19) // CAP_SYS_PTRACE
 }

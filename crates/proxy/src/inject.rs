@@ -55,13 +55,20 @@ pub(crate) fn apply(
     headers: &mut HeaderMap,
 ) -> Result<Vec<CredLog>, Refused> {
     for c in &creds.list {
-        let Some(ph) = c.placeholder() else { continue };
-        if !req.covered_by(c) && placeholder_in(req.path_and_query, headers, ph) {
+        if req.covered_by(c) {
+            continue;
+        }
+        // The value itself (learned somehow) is held to the same binding as its placeholder.
+        let value_seen = value_in(req.path_and_query, headers, c.secret());
+        let ph_seen = c
+            .placeholder()
+            .is_some_and(|ph| placeholder_in(req.path_and_query, headers, ph));
+        if value_seen || ph_seen {
             let refusal = Refusal::new(
                 Reason::CredScope,
                 format!("cred:{}", c.id),
                 format!(
-                    "the placeholder of credential `{}` may be sent only to {} with the \
+                    "the placeholder or value of credential `{}` may be sent only to {} with the \
                      methods and paths its binding names",
                     c.id, c.bind.target
                 ),
@@ -118,7 +125,10 @@ pub(crate) fn scrub_response(creds: &Credentials, headers: &mut HeaderMap) {
 }
 
 fn placeholder_in(path_and_query: &str, headers: &HeaderMap, ph: &str) -> bool {
-    let ph = ph.as_bytes();
+    value_in(path_and_query, headers, ph.as_bytes())
+}
+
+fn value_in(path_and_query: &str, headers: &HeaderMap, ph: &[u8]) -> bool {
     find(path_and_query.as_bytes(), ph).is_some()
         || headers.iter().any(|(name, v)| {
             find(v.as_bytes(), ph).is_some()

@@ -164,3 +164,14 @@ fn an_echoed_value_in_a_response_header_is_replaced_by_the_placeholder() {
     assert_eq!(h["x-echo"].to_str().unwrap(), format!("got token {ph}"));
     assert_eq!(h["x-plain"], "nothing");
 }
+
+#[test]
+fn the_value_itself_is_held_to_its_binding() {
+    let (_d, c) = creds(&[], false);
+    let mut h = HeaderMap::new();
+    h.insert("x-copy", HeaderValue::from_str(SECRET).unwrap());
+    let (r, logs) = run(&c, "other.test", "GET", "/", &mut h).unwrap_err();
+    assert_eq!(r.reason, Reason::CredScope);
+    assert_eq!(logs, vec![CredLog::new("gh", "blocked_scope")]);
+    assert!(!r.detail.contains(SECRET));
+}

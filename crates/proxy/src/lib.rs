@@ -23,6 +23,7 @@ mod logview;
 pub mod placeholder;
 mod relay;
 pub mod resolve;
+mod scrub;
 pub mod secret;
 pub mod sni;
 mod socks;

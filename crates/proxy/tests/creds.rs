@@ -32,7 +32,7 @@ fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let echoed: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(echoed["authorization"], bearer().as_str());
+    assert_eq!(echoed["authorization"], f.scrubbed().as_str());
     assert_eq!(echoed["host"], format!("{BOUND}:{}", f.port));
     // SOCKS5 (socks5h: the name goes to the proxy) is terminated the same way.
     let o = f
@@ -44,7 +44,8 @@ fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
         .unwrap();
     let echoed: Value =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
-    assert_eq!(echoed["authorization"], bearer().as_str());
+    assert_eq!(echoed["authorization"], f.scrubbed().as_str());
+    f.assert_origin_got_key(2);
     let reqs = f.request_lines();
     assert_eq!(reqs[1]["entry"], "socks5");
     assert_eq!(reqs[1]["cred"][0]["action"], "injected");
@@ -77,7 +78,7 @@ fn python_urllib_and_requests_get_the_key_injected() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
-        bearer(),
+        f.scrubbed(),
         "{}",
         text(&o)
     );
@@ -94,11 +95,12 @@ fn python_urllib_and_requests_get_the_key_injected() {
     } else {
         assert_eq!(
             String::from_utf8_lossy(&o.stdout).trim(),
-            bearer(),
+            f.scrubbed(),
             "{}",
             text(&o)
         );
     }
+    f.assert_origin_got_key(1);
     let injected = f
         .request_lines()
         .iter()
@@ -133,10 +135,11 @@ fn node_https_gets_the_key_injected() {
     let o = f.client("node").args(["-e", &js]).output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
-        bearer(),
+        f.scrubbed(),
         "{}",
         text(&o)
     );
+    f.assert_origin_got_key(1);
     f.assert_log_clean();
 }
 
@@ -299,11 +302,12 @@ fn plain_endpoint_forwards_to_the_bound_origin_with_the_key() {
         let o = c.args(["-c", script]).output().unwrap();
         assert_eq!(
             String::from_utf8_lossy(&o.stdout).trim(),
-            format!("{} {BOUND}:{}", bearer(), f.port),
+            format!("{} {BOUND}:{}", f.scrubbed(), f.port),
             "direct={direct}: {}",
             text(&o)
         );
     }
+    f.assert_origin_got_key(2);
     let env = f.proxy.proxy.credentials().sandbox_env();
     assert!(env.contains(&(
         "ANTHROPIC_BASE_URL".to_string(),

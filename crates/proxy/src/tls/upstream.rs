@@ -22,6 +22,7 @@ use crate::forward::strip_hop_by_hop;
 use crate::http::{refusal_response, RespBody};
 use crate::inject::{self, Req};
 use crate::resolve::millis;
+use crate::scrub::ScrubBody;
 use crate::target::{Entry, Target};
 use crate::Proxy;
 
@@ -171,6 +172,7 @@ impl Upstream {
                 inject::scrub_response(&proxy.cfg().creds, &mut parts.headers);
                 hlog.status = Some(parts.status.as_u16());
                 self.log(proxy, hlog, creds, start, None);
+                let body = ScrubBody::new(body, proxy.cfg().creds.clone());
                 Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
             }
             Err(e) => {

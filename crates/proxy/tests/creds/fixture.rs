@@ -224,6 +224,20 @@ impl Fixture {
         }
     }
 
+    /// What a client sees where an origin echoed the injected header: the value replaced.
+    pub fn scrubbed(&self) -> String {
+        format!("Bearer {}", self.placeholder)
+    }
+
+    /// The origin's last `n` requests carried the real key.
+    pub fn assert_origin_got_key(&self, n: usize) {
+        let saw = self.origin_saw();
+        assert!(saw.len() >= n, "{saw:#?}");
+        for r in &saw[saw.len() - n..] {
+            assert_eq!(r["authorization"], bearer().as_str(), "{saw:#?}");
+        }
+    }
+
     /// The secret appears in no audit line; the placeholder neither.
     pub fn assert_log_clean(&self) {
         let text = std::fs::read_to_string(&self.proxy.audit).unwrap();

@@ -2,7 +2,7 @@
 //! replaced before it reaches the sandbox (an origin that echoes request headers, or quotes
 //! the key in an error, would otherwise hand it over). The replacement has the value's length
 //! (the placeholder when it has that length, else `*`s), so `Content-Length` stays right.
-//! A compressed body is not searched.
+//! A compressed body is not searched: requests that carry a credential ask for `identity`.
 
 use std::pin::Pin;
 use std::sync::Arc;

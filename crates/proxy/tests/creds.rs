@@ -34,6 +34,7 @@ fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
     let echoed: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(echoed["authorization"], f.scrubbed().as_str());
     assert_eq!(echoed["host"], format!("{BOUND}:{}", f.port));
+    assert_eq!(echoed["accept-encoding"], "identity");
     // SOCKS5 (socks5h: the name goes to the proxy) is terminated the same way.
     let o = f
         .client("curl")

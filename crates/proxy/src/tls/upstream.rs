@@ -8,7 +8,7 @@ use std::time::Instant;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderValue, HOST};
+use hyper::header::{HeaderValue, ACCEPT_ENCODING, HOST};
 use hyper::{Request, Response, Uri, Version};
 use hyper_util::rt::TokioIo;
 use palisade_policy::host::Host;
@@ -148,6 +148,10 @@ impl Upstream {
             Err((r, creds)) => return self.refuse(proxy, r, hlog, creds),
         };
         strip_hop_by_hop(&mut headers);
+        if !creds.is_empty() {
+            // An uncompressed answer, so a value echoed in the body can be found and replaced.
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
         if let Ok(v) = HeaderValue::from_str(&self.target.host_header(443)) {
             headers.insert(HOST, v);
         }

@@ -16,6 +16,7 @@ use common::servers::python;
 use common::*;
 use fixture::*;
 use serde_json::Value;
+use std::process::Command;
 
 #[test]
 fn curl_gets_the_key_injected_over_a_valid_chain_and_its_own_copy_replaced() {
@@ -219,7 +220,15 @@ fn a_request_naming_another_host_inside_the_tunnel_gets_421() {
     let f = Fixture::new("as_needed", false);
     let o = f
         .client("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .args([
+            "-sS",
+            "--http1.1",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+        ])
         .arg(format!("Host: {OTHER}:{}", f.port))
         .arg(f.url(BOUND, "/echo"))
         .output()
@@ -383,4 +392,50 @@ fn terminate_all_splices_a_tunnel_whose_client_does_not_speak_tls() {
     );
     let decision = f.wait_line(|l| l["ev"] == "decision" && l["target"]["host"] == PLAIN);
     assert_eq!(decision["mode"], "mitm");
+}
+
+#[test]
+fn http2_clients_are_terminated_too_and_their_authority_checked() {
+    if !ready("curl", "http2 credential") {
+        return;
+    }
+    let features = Command::new("curl").arg("-V").output().unwrap();
+    if !String::from_utf8_lossy(&features.stdout).contains("HTTP2") {
+        eprintln!("SKIPPED http2: this curl has no HTTP/2");
+        return;
+    }
+    let f = Fixture::new("as_needed", false);
+    let o = f
+        .client("curl")
+        .args(["-sS", "--fail", "--http2"])
+        .arg(f.url(BOUND, "/echo"))
+        .output()
+        .unwrap();
+    let echoed: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(echoed["authorization"], f.scrubbed().as_str());
+    assert_eq!(echoed["host"], format!("{BOUND}:{}", f.port));
+    f.assert_origin_got_key(1);
+    let req = &f.request_lines()[0];
+    assert_eq!(req["http"]["ver"], "HTTP/2");
+    assert_eq!(req["cred"][0]["action"], "injected");
+    // HTTP/2's :authority naming another host is refused like Host in HTTP/1.1.
+    let o = f
+        .client("curl")
+        .args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+        ])
+        .arg(format!("Host: {OTHER}:{}", f.port))
+        .arg(f.url(BOUND, "/echo"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "421", "{}", text(&o));
+    assert_eq!(f.origin_saw().len(), 1);
+    f.assert_log_clean();
 }

@@ -87,7 +87,7 @@ impl Ca {
         &self.cert_pem
     }
 
-    /// A server config presenting a leaf for `host`, HTTP/1.1 only.
+    /// A server config presenting a leaf for `host`, offering h2 and http/1.1.
     pub(crate) fn server_config(&self, host: &Host) -> Result<Arc<ServerConfig>, TlsError> {
         let name = host.to_string();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -111,8 +111,8 @@ impl Ca {
             .map_err(ca_err)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(Fixed(certified)));
-        // HTTP/2 is not terminated: offering only http/1.1 makes h2 clients fall back.
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // HTTP/2 towards the client when it offers it; the origin is spoken to in HTTP/1.1.
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let cfg = Arc::new(cfg);
         cache.insert(name, cfg.clone());
         Ok(cfg)

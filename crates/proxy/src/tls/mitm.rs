@@ -2,17 +2,18 @@
 //! target), then a TLS server with a leaf for the target's host answers the client, and each
 //! request is handled on its own: its `Host` must name the tunnel's target (421 otherwise),
 //! credentials are applied, and it is sent to the origin over a verified TLS connection.
-//! HTTP/1.1 only (ALPN offers `http/1.1`); upgrades (WebSocket) are not carried.
+//! The client may speak HTTP/2 (ALPN `h2`) or HTTP/1.1; the origin is always spoken to in
+//! HTTP/1.1. Upgrades (WebSocket) are not carried.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::HOST;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
@@ -90,11 +91,19 @@ pub(crate) async fn run(
             }
         })
     };
-    let served = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(proxy.cfg().timeouts.tunnel_idle)
-        .serve_connection(TokioIo::new(tls), svc)
-        .await;
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    let served = if h2 {
+        http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(tls), svc)
+            .await
+    } else {
+        http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(proxy.cfg().timeouts.tunnel_idle)
+            .serve_connection(TokioIo::new(tls), svc)
+            .await
+    };
     let end = match served {
         Ok(()) => End::Closed("client_closed"),
         Err(e) => End::Error(format!("inside the tunnel: {e}")),
@@ -121,13 +130,16 @@ async fn handle(
     up.forward(proxy, req).await
 }
 
-/// `Host` (and an absolute-form URI's authority) must name the tunnel's target.
+/// `Host` (and an absolute-form URI's authority, HTTP/2's `:authority`) must name the
+/// tunnel's target. HTTP/2 may leave `Host` out; HTTP/1.1 may not.
 fn check_authority(req: &Request<Incoming>, target: &Target) -> Result<(), Refusal> {
     let mut hosts = req.headers().get_all(HOST).iter();
     let (first, second) = (hosts.next(), hosts.next());
     let named = |raw: &str| parse_authority(raw, Some(443)).ok();
+    let h2 = req.version() == hyper::Version::HTTP_2;
     let host_ok = match (first, second) {
         (Some(v), None) => v.to_str().ok().and_then(named).as_ref() == Some(target),
+        (None, None) => h2 && req.uri().authority().is_some(),
         _ => false,
     };
     let uri_ok = match req.uri().authority() {

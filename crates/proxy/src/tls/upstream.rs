@@ -256,6 +256,7 @@ pub(crate) fn http_log<B>(req: &Request<B>) -> HttpLog {
     let ver = match req.version() {
         Version::HTTP_10 => "HTTP/1.0",
         Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2",
         _ => "HTTP/?",
     };
     HttpLog {

@@ -7,6 +7,12 @@
 //! checked address, then relay (tunnels, after an SNI check) or forward one request at a time
 //! (plain HTTP). Each decision, plain-HTTP request and tunnel close is one JSON line
 //! ([`audit`]).
+//!
+//! Credentials ([`creds`]) are resolved on the host and never enter the sandbox: a tunnel to a
+//! bound target is terminated with the run's CA ([`tls`]) and each request inside gets the
+//! value (`inject`); plain endpoints (`endpoint`) do the same for tools configured by a base
+//! URL. A placeholder or value going anywhere else is refused, and values an origin echoes
+//! are replaced in responses (`scrub`).
 
 pub mod audit;
 pub mod classify;

@@ -1,6 +1,6 @@
 //! TLS for credentials: the upstream client (system roots plus `network.upstream_extra_ca`),
-//! the per-run CA that signs leaf certificates for terminated tunnels ([`ca`]), and the
-//! terminated tunnel itself ([`mitm`]).
+//! the per-run CA that signs leaf certificates for terminated tunnels (`ca`), and the
+//! terminated tunnel itself (`mitm`).
 
 pub(crate) mod ca;
 pub(crate) mod mitm;

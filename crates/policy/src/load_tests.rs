@@ -489,3 +489,15 @@ fn incoherent_credentials_are_refused() {
         assert_eq!(err(text), expected, "for {text:?}");
     }
 }
+
+#[test]
+fn two_credential_endpoints_on_one_port_are_refused() {
+    let ep = "endpoint = { port = 8089, env = \"BASE_URL\" }\n";
+    let second = GH.replace("id = \"gh\"", "id = \"gh2\"");
+    let text = format!("{GH}{ep}\n{second}{ep}");
+    assert_eq!(
+        err(&text),
+        "palisade.toml:13:21: credential[1].endpoint.port: port 8089 is already credential[0]'s \
+         endpoint"
+    );
+}

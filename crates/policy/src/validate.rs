@@ -172,6 +172,7 @@ pub(crate) fn validate(p: &Policy) -> Result<(), Problem> {
     }
 
     let mut first_by_id: HashMap<&str, usize> = HashMap::new();
+    let mut first_by_port: HashMap<u16, usize> = HashMap::new();
     for (i, c) in p.credentials.iter().enumerate() {
         let path = root.key("credential").index(i);
         if let Some(first) = first_by_id.get(c.id.as_str()) {
@@ -183,6 +184,14 @@ pub(crate) fn validate(p: &Policy) -> Result<(), Problem> {
         }
         first_by_id.insert(&c.id, i);
         validate_credential(&path, c)?;
+        // Two endpoints cannot listen on one port inside the sandbox.
+        if let Some(ep) = &c.endpoint {
+            if let Some(first) = first_by_port.get(&ep.port) {
+                let msg = format!("port {} is already credential[{first}]'s endpoint", ep.port);
+                return fail(path.key("endpoint").key("port"), msg);
+            }
+            first_by_port.insert(ep.port, i);
+        }
     }
     Ok(())
 }

@@ -368,7 +368,7 @@ if perf record -q -e cpu-clock -F 10000 -g -o "$RUN/perf.data" -- \
             | grep -v '^#' | grep -v '^$' | head -10
         echo "kernel paths of the palisade processes, inclusive:"
         perf report -i "$RUN/perf.data" --children --comm palisade --sort sym --stdio -g none \
-            2>/dev/null | grep -E 'create_new_namespaces|copy_net_ns|do_seccomp|sys_mount$|sys_readlink|sys_statx|sys_getdents64|sys_clone|sys_execve' \
+            2>/dev/null | grep -E 'create_new_namespaces|copy_net_ns|do_seccomp|sys_mount[[:space:]]*$|sys_readlink|sys_statx|sys_getdents64|sys_clone|sys_execve' \
             | head -12
     } >>"$RES/profile-perf.txt"
 else

@@ -32,6 +32,7 @@ pub mod resolve;
 mod scrub;
 pub mod secret;
 pub mod sni;
+mod splice;
 mod socks;
 pub mod target;
 pub mod tls;

@@ -171,23 +171,23 @@ async fn idle_watch(act: &Activity, idle: Duration) {
 }
 
 async fn pump(
-    mut r: OwnedReadHalf,
+    r: OwnedReadHalf,
     mut w: OwnedWriteHalf,
     act: &Activity,
     count: &AtomicU64,
 ) -> Result<(), String> {
-    let mut buf = vec![0u8; BUF];
+    let pipe = crate::splice::Pipe::new().map_err(|e| e.kind().to_string())?;
+    let (from, to): (&TcpStream, &TcpStream) = (r.as_ref(), w.as_ref());
     loop {
-        let n = r.read(&mut buf).await.map_err(|e| e.kind().to_string())?;
+        let n = crate::splice::relay_chunk(from, to, &pipe)
+            .await
+            .map_err(|e| e.kind().to_string())?;
         if n == 0 {
             // Half-close: pass the EOF on and keep the other direction running.
             let _ = w.shutdown().await;
             return Ok(());
         }
         act.touch();
-        w.write_all(&buf[..n])
-            .await
-            .map_err(|e| e.kind().to_string())?;
         count.fetch_add(n as u64, Ordering::Relaxed);
     }
 }

@@ -18,8 +18,8 @@ RUN=$WORK/run
 PEERS=$WORK/peers
 SRT_VERSION=${SRT_VERSION:-0.0.83}
 PY=/usr/bin/python3
-# Four loopback ports that are free now, below the ephemeral range.
-read -r ORIGIN_PORT SQUID_PORT TINY_PORT HOLD_PORT < <($PY -c '
+# Five loopback ports that are free now, below the ephemeral range.
+read -r ORIGIN_PORT SQUID_PORT TINY_PORT HOLD_PORT TLS_PORT < <($PY -c '
 import socket
 free = []
 for p in range(18080, 19000):
@@ -31,7 +31,7 @@ for p in range(18080, 19000):
         pass
     finally:
         s.close()
-    if len(free) == 4:
+    if len(free) == 5:
         break
 print(*free)')
 ORIGIN=127.0.0.1:$ORIGIN_PORT
@@ -81,7 +81,7 @@ install_peers() {
     log "installing peers"
     apt-get update -qq >"$RUN/apt-update.log" 2>&1 || log "apt-get update failed"
     for p in bubblewrap hyperfine squid tinyproxy wrk socat ripgrep nginx-light time curl git \
-        strace linux-perf runsc; do
+        strace linux-perf musl-tools openssl runsc; do
         if ! apt-get install -y -qq "$p" >"$RUN/apt-$p.log" 2>&1; then
             fail_note "apt:$p" "$(tail -5 "$RUN/apt-$p.log")"
         fi
@@ -203,7 +203,23 @@ log "starting loopback servers"
 head -c 1024 /dev/zero | tr '\0' x >"$WORK/www/small.txt"
 head -c $((BIG_MB * 1048576)) /dev/zero >"$WORK/www/big.bin"
 fill() { sed -e "s#@PORT@#$2#g;s#@ROOT@#$WORK/www#g;s#@RUN@#$RUN#g" \
-    -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g;s#@HOLD_PORT@#$HOLD_PORT#g" "$BENCH/conf/$1"; }
+    -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g;s#@HOLD_PORT@#$HOLD_PORT#g;s#@TLS_PORT@#$TLS_PORT#g" \
+    "$BENCH/conf/$1"; }
+# A made-up CA and a leaf for names under bench.test (webpki refuses a self-signed CA as the
+# server's own certificate, so the origin gets a real leaf).
+(
+    cd "$RUN" || exit 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3 \
+        -subj "/CN=bench origin CA" -keyout bench-ca.key -out bench-ca.crt \
+        && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj /CN=origin.bench.test -keyout origin.key -out origin.csr \
+        && printf '%s\n' "subjectAltName=DNS:origin.bench.test,DNS:*.bench.test" \
+            "basicConstraints=CA:FALSE" "extendedKeyUsage=serverAuth" >origin.ext \
+        && openssl x509 -req -in origin.csr -CA bench-ca.crt -CAkey bench-ca.key \
+            -CAcreateserial -days 3 -extfile origin.ext -out origin.pem
+) >"$RUN/openssl.log" 2>&1 || fail_note tls-origin "$(tail -3 "$RUN/openssl.log")"
+# The sandbox has a private /tmp: what the client inside reads goes in the workspace.
+cp "$RUN/bench-ca.crt" "$WORK/ws/origin-ca.crt" # not *.pem, which the built-in rules hide
 fill nginx.conf "$ORIGIN_PORT" >"$RUN/nginx.conf"
 # Each server runs in the foreground as our child, so cleanup stops it by pid.
 nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" &
@@ -262,6 +278,44 @@ for r in $(seq "$N_REP"); do
     rtt "new-palisade.$r" "$PAL" run "${PNET[@]}" -- $PY "${RTT[@]}" 100 127.0.0.1 3128 fresh
     rtt "new-squid.$r" $PY "${RTT[@]}" 100 127.0.0.1 "$SQUID_PORT" fresh
     rtt "new-tinyproxy.$r" $PY "${RTT[@]}" 100 127.0.0.1 "$TINY_PORT" fresh
+done
+
+# ---------------------------------------------------------------- TLS termination
+log "TLS: terminated against spliced tunnels ($N_REP rounds)"
+# Same policy but for tls_terminate: "all" mints a leaf per host from the run's CA (the
+# sandbox trusts it through the bound CA bundle) and re-encrypts to the origin, which the
+# proxy trusts through upstream_extra_ca; "off" splices the client's own TLS to the origin.
+tls_policy() {
+    {
+        echo 'version = 1'
+        echo '[network]'
+        echo "allow = [\"origin.bench.test:$TLS_PORT\", \"*.bench.test:$TLS_PORT\"]"
+        echo 'allow_cidr = ["127.0.0.0/8"]'
+        printf 'resolve = ["origin.bench.test:127.0.0.1"'
+        for i in $(seq 0 99); do printf ', "h%d.bench.test:127.0.0.1"' "$i"; done
+        echo ']'
+        echo "tls_terminate = \"$1\""
+        echo "upstream_extra_ca = \"$RUN/bench-ca.crt\""
+    } >"$RUN/tls-$1.toml"
+}
+tls_policy all
+tls_policy off
+TLS_URL="https://origin.bench.test:$TLS_PORT/big.bin"
+TDL="curl -s -p -x http://127.0.0.1:3128 --noproxy '' -o /dev/null -w '%{speed_download}\n'"
+HS=("$BENCH/lib/tls_handshake.py" 3128 "$TLS_PORT" /small.txt)
+for r in $(seq "$N_REP"); do
+    "$PAL" run -q --config "$RUN/tls-all.toml" -- sh -c "$TDL $TLS_URL" \
+        >>"$RES/tls-tput-terminated.txt" 2>>"$RUN/tls.log" || fail_note tls-terminated "$(tail -3 "$RUN/tls.log")"
+    "$PAL" run -q --config "$RUN/tls-off.toml" -- sh -c "$TDL --cacert $WORK/ws/origin-ca.crt $TLS_URL" \
+        >>"$RES/tls-tput-spliced.txt" 2>>"$RUN/tls.log" || fail_note tls-spliced "$(tail -3 "$RUN/tls.log")"
+    # A new name per connection (a leaf to mint) against one name (the cached leaf). Every
+    # run has a new CA and an empty leaf cache, so the names can repeat across rounds.
+    rtt "tls-new-host.$r" "$PAL" run -q --config "$RUN/tls-all.toml" -- \
+        $PY "${HS[@]}" 100 "h{i}.bench.test"
+    rtt "tls-same-host.$r" "$PAL" run -q --config "$RUN/tls-all.toml" -- \
+        $PY "${HS[@]}" 100 origin.bench.test
+    rtt "tls-spliced-host.$r" "$PAL" run -q --config "$RUN/tls-off.toml" -- \
+        $PY "${HS[@]}" 100 origin.bench.test "$WORK/ws/origin-ca.crt"
 done
 
 # ---------------------------------------------------------------- plain HTTP keep-alive

@@ -29,7 +29,7 @@ pub fn loopback_up() -> SysResult<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: req is a valid ifreq for SIOCGIFFLAGS/SIOCSIFFLAGS.
     unsafe {
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) < 0 {
             return Err(SysError {
                 call: "ioctl",
                 arg: "SIOCGIFFLAGS lo".into(),
@@ -37,7 +37,7 @@ pub fn loopback_up() -> SysResult<()> {
             });
         }
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) < 0 {
             return Err(SysError {
                 call: "ioctl",
                 arg: "SIOCSIFFLAGS lo".into(),

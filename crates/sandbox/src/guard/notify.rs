@@ -49,7 +49,7 @@ struct AddFd {
 pub fn recv(listener: &OwnedFd) -> Result<Notif, i32> {
     let mut n = Notif::default();
     // SAFETY: `n` has the layout of struct seccomp_notif and is zeroed as the kernel requires.
-    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), IOC_RECV, &mut n as *mut Notif) };
+    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), IOC_RECV as _, &mut n as *mut Notif) };
     if ret < 0 {
         return Err(sys::errno());
     }
@@ -60,7 +60,7 @@ pub fn recv(listener: &OwnedFd) -> Result<Notif, i32> {
 /// read belongs to the process that made the call and not to one that reused its pid.
 pub fn valid(listener: &OwnedFd, id: u64) -> bool {
     // SAFETY: the argument points at a live u64.
-    unsafe { libc::ioctl(listener.as_raw_fd(), IOC_ID_VALID, &id as *const u64) == 0 }
+    unsafe { libc::ioctl(listener.as_raw_fd(), IOC_ID_VALID as _, &id as *const u64) == 0 }
 }
 
 /// Completes the call with `val` (>= 0) or `-errno`. A caller that died meanwhile is ignored.
@@ -76,7 +76,7 @@ pub fn reply(listener: &OwnedFd, id: u64, result: Result<i64, i32>) {
         flags: 0,
     };
     // SAFETY: `r` has the layout of struct seccomp_notif_resp.
-    unsafe { libc::ioctl(listener.as_raw_fd(), IOC_SEND, &mut r as *mut Resp) };
+    unsafe { libc::ioctl(listener.as_raw_fd(), IOC_SEND as _, &mut r as *mut Resp) };
 }
 
 /// Installs `fd` in the caller's table and completes the call with its number, atomically.
@@ -89,7 +89,7 @@ pub fn reply_fd(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: bool) -> Res
         newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
     };
     // SAFETY: `a` has the layout of struct seccomp_notif_addfd.
-    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), IOC_ADDFD, &a as *const AddFd) };
+    let ret = unsafe { libc::ioctl(listener.as_raw_fd(), IOC_ADDFD as _, &a as *const AddFd) };
     if ret < 0 {
         return Err(sys::errno());
     }

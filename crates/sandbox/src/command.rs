@@ -130,8 +130,8 @@ fn close_all_but(keep: &[RawFd]) -> sys::SysResult<()> {
 /// Tries each `PATH` entry like `execvp`, and reports ENOENT only if every candidate was
 /// missing, so a found-but-not-executable file yields 126 rather than 127.
 fn exec(spec: &SandboxSpec) -> String {
-    let Some(prog) = spec.argv.first() else {
-        return "X2".to_string();
+    let Some(prog) = spec.argv.first().filter(|p| !p.is_empty()) else {
+        return format!("X{}", libc::ENOENT); // an empty name names no program: 127
     };
     let argv: Vec<CString> = spec
         .argv

@@ -130,7 +130,11 @@ pub fn fs_inputs(eff: &Effective) -> Result<FsInputs> {
         home: eff.home.clone(),
         workspace: eff.workspace.clone(),
         allow_write: expand_all(&fs.allow_write)?,
-        deny_read: expand_all(&fs.deny_read)?,
+        deny_read: {
+            let mut deny = expand_all(&fs.deny_read)?;
+            deny.extend(hidden_state(eff)?);
+            deny
+        },
         allow_read: expand_all(&fs.allow_read)?,
         protect,
         protect_names,
@@ -144,6 +148,29 @@ pub fn fs_inputs(eff: &Effective) -> Result<FsInputs> {
             .and_then(|p| std::fs::canonicalize(p).ok()),
         layer: None,
     })
+}
+
+/// Host files Palisade itself relies on, hidden in every mode: the state directory (change
+/// sets that a later `palisade changes apply` writes to the host) and the files credentials
+/// are read from.
+fn hidden_state(eff: &Effective) -> Result<Vec<PathBuf>> {
+    let xdg = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from);
+    let changes = palisade_sandbox::overlay::Store::default_root(&eff.home, xdg.as_deref());
+    let mut out: Vec<PathBuf> = changes
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    for cred in &eff.policy.credentials {
+        if let Some(file) = &cred.source.file {
+            out.push(palisade_policy::expand_path(
+                file,
+                &eff.home,
+                &eff.workspace,
+            )?);
+        }
+    }
+    Ok(out)
 }
 
 /// The directory the command starts in: the caller's, when the sandbox can see it.

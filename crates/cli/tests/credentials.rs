@@ -389,3 +389,23 @@ fn endpoint_and_system_bundle_work_inside_without_any_ca_variable() {
     assert!(log.contains("\"entry\":\"endpoint\""), "{log}");
     assert!(!log.contains(&secret));
 }
+
+#[test]
+fn a_credential_file_is_hidden_from_the_sandbox() {
+    let t = Scratch::new("cred-file-hidden");
+    let key = t.home.join(".config/fake/key");
+    mkdirs(key.parent().unwrap());
+    write(&key, "tok_file_secret_0123456789\n");
+    let config = t.home.join("policy.toml");
+    write(
+        &config,
+        &format!(
+            "[network]\nallow = [\"api.example.test\"]\n\n[[credential]]\nid = \"fake\"\n\
+             source = {{ file = \"{}\" }}\nbind = {{ host = \"api.example.test\" }}\n\
+             header = \"authorization\"\nformat = \"Bearer {{}}\"\n",
+            s(&key)
+        ),
+    );
+    let p = t.probe(&["--config", &s(&config)], &[&format!("read:{}", s(&key))]);
+    p.expect(&format!("read:{}", s(&key)), &["EACCES", "ENOENT"]);
+}

@@ -351,3 +351,27 @@ fn changes_usage_errors_are_125_and_touch_nothing() {
     assert!(!t.ws.join("a.txt").exists());
     assert_eq!(listed(&t).len(), 1);
 }
+
+#[test]
+fn the_change_set_store_is_hidden_in_every_mode() {
+    // A pending change set is what a later `palisade changes apply` writes to the host: no run,
+    // whatever its mode, may read or rewrite it.
+    let t = Scratch::new("overlay-store-hidden");
+    let store = t.home.join(".local/state/palisade/changes");
+    mkdirs(&store.join("20260101-000000-abcd/upper"));
+    for fs in ["direct", "tmpfs", "overlay"] {
+        let p = t.probe(
+            &["--fs", fs],
+            &[
+                &format!("list:{}", s(&store)),
+                &format!("write:{}/20260101-000000-abcd/upper/.bashrc:x", s(&store)),
+            ],
+        );
+        p.expect(&format!("list:{}", s(&store)), &["EACCES", "ENOENT"]);
+        p.expect(
+            &format!("write:{}/20260101-000000-abcd/upper/.bashrc:x", s(&store)),
+            &["EACCES", "ENOENT", "EROFS"],
+        );
+    }
+    assert!(!store.join("20260101-000000-abcd/upper/.bashrc").exists());
+}

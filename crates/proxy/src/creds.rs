@@ -75,11 +75,28 @@ impl Binding {
 }
 
 /// `/v1` covers `/v1`, `/v1/x` and `/v1?q`, not `/v10`; a prefix ending in `/` is literal.
+/// A path with a dot segment (`..` or `.`, plain or percent-encoded) or an encoded slash is
+/// covered by no prefix: an origin that normalises it would serve a path outside the prefix
+/// with the credential attached.
 fn path_under(path: &str, prefix: &str) -> bool {
+    if has_dot_segment(path) {
+        return false;
+    }
     match path.strip_prefix(prefix) {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?']),
         None => false,
     }
+}
+
+fn has_dot_segment(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
+        return true;
+    }
+    lower
+        .replace("%2e", ".")
+        .split('/')
+        .any(|seg| seg == "." || seg == "..")
 }
 
 #[derive(Debug)]

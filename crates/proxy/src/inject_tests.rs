@@ -175,3 +175,44 @@ fn the_value_itself_is_held_to_its_binding() {
     assert_eq!(logs, vec![CredLog::new("gh", "blocked_scope")]);
     assert!(!r.detail.contains(SECRET));
 }
+
+#[test]
+fn dot_segments_never_fall_under_a_path_prefix() {
+    let (_d, c) = creds(&[], false);
+    for path in [
+        "/repos/../admin",
+        "/repos/%2e%2e/admin",
+        "/repos/%2E./x",
+        "/repos/./x",
+        "/repos%2fx",
+    ] {
+        let mut h = HeaderMap::new();
+        let logs = run(&c, "api.github.test", "GET", path, &mut h).unwrap();
+        assert!(logs.is_empty(), "{path}: credential injected");
+        assert!(h.get(AUTHORIZATION).is_none(), "{path}: header set");
+    }
+    let mut h = HeaderMap::new();
+    let logs = run(&c, "api.github.test", "GET", "/repos/o/r", &mut h).unwrap();
+    assert_eq!(logs.len(), 1);
+}
+
+#[test]
+fn range_requests_lose_their_range_when_a_credential_is_injected() {
+    let (_d, c) = creds(&[], false);
+    let mut h = HeaderMap::new();
+    h.insert(
+        hyper::header::RANGE,
+        HeaderValue::from_static("bytes=80-100"),
+    );
+    h.insert(hyper::header::IF_RANGE, HeaderValue::from_static("\"x\""));
+    run(&c, "api.github.test", "GET", "/repos/o/r", &mut h).unwrap();
+    assert!(h.get(hyper::header::RANGE).is_none());
+    assert!(h.get(hyper::header::IF_RANGE).is_none());
+    let mut other = HeaderMap::new();
+    other.insert(hyper::header::RANGE, HeaderValue::from_static("bytes=0-1"));
+    run(&c, "other.test", "GET", "/", &mut other).unwrap();
+    assert!(
+        other.get(hyper::header::RANGE).is_some(),
+        "no credential: the request is untouched"
+    );
+}

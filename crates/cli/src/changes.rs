@@ -70,7 +70,7 @@ fn run(cmd: ChangesCmd, out: &mut impl Write) -> Result<i32> {
             let manifest = cs.manifest()?;
             for c in changes.iter().filter(|c| selected(&c.path, &select)) {
                 if let Some(why) = overlay::conflict(&cs, &manifest, c) {
-                    writeln!(out, "! {}: {why}", c.path.display())?;
+                    writeln!(out, "! {}: {why}", shown(&c.path))?;
                 }
                 render(&cs, c, out)?;
             }
@@ -96,10 +96,10 @@ fn run(cmd: ChangesCmd, out: &mut impl Write) -> Result<i32> {
 
 fn report(cs: &ChangeSet, verb: &str, o: &overlay::Outcome, out: &mut impl Write) -> Result<i32> {
     for p in &o.done {
-        writeln!(out, "{verb} {}", p.display())?;
+        writeln!(out, "{verb} {}", shown(p))?;
     }
     for (p, why) in &o.refused {
-        eprintln!("palisade: {}: not {verb}: {why}", p.display());
+        eprintln!("palisade: {}: not {verb}: {why}", shown(p));
     }
     if o.finished {
         writeln!(out, "change set {} is done and removed", cs.meta.id)?;
@@ -136,8 +136,13 @@ fn list(store: &Store, out: &mut impl Write) -> Result<()> {
             cs.state(),
             format_time(cs.meta.started),
             counts,
-            cs.meta.workspace.display(),
-            cs.meta.command.join(" ")
+            shown(&cs.meta.workspace),
+            cs.meta
+                .command
+                .iter()
+                .map(|a| shown(Path::new(a)))
+                .collect::<Vec<_>>()
+                .join(" ")
         )?;
     }
     Ok(())
@@ -184,11 +189,23 @@ fn entry_word(e: Entry) -> &'static str {
 
 /// A diff for one change: unified text for text files, one line for anything else.
 fn render(cs: &ChangeSet, c: &Change, out: &mut impl Write) -> Result<()> {
-    let p = c.path.display();
+    let p = shown(&c.path);
     let host = cs.meta.workspace.join(&c.path);
     let up = cs.upper().join(&c.path);
     match &c.kind {
-        ChangeKind::Added(Entry::File) => text_diff(&c.path, None, Some(&up), out)?,
+        ChangeKind::Added(Entry::File) => {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::symlink_metadata(&up)?;
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.len() == 0 {
+                writeln!(out, "new empty file {p} (mode {mode:04o})")?;
+            } else {
+                if mode & 0o111 != 0 {
+                    writeln!(out, "new executable file {p} (mode {mode:04o})")?;
+                }
+                text_diff(&c.path, None, Some(&up), out)?;
+            }
+        }
         ChangeKind::Deleted(Entry::File) => text_diff(&c.path, Some(&host), None, out)?,
         ChangeKind::Added(Entry::Symlink) => {
             writeln!(out, "new symlink {p} -> {}", link(&up))?;
@@ -202,6 +219,9 @@ fn render(cs: &ChangeSet, c: &Change, out: &mut impl Write) -> Result<()> {
                 entry_word(*was),
                 entry_word(*now)
             )?;
+            if *now == Entry::Symlink {
+                writeln!(out, "  {p} now points to {}", link(&up))?;
+            }
             if *now == Entry::File {
                 text_diff(&c.path, None, Some(&up), out)?;
             }
@@ -229,7 +249,7 @@ fn render(cs: &ChangeSet, c: &Change, out: &mut impl Write) -> Result<()> {
 
 fn link(p: &Path) -> String {
     std::fs::read_link(p)
-        .map(|t| t.display().to_string())
+        .map(|t| shown(&t))
         .unwrap_or_else(|e| format!("(unreadable: {e})"))
 }
 
@@ -237,7 +257,10 @@ fn link(p: &Path) -> String {
 fn text_of(p: &Path) -> Result<(Option<String>, u64)> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     let len = bytes.len() as u64;
-    if bytes.contains(&0) {
+    // A terminal control sequence in a diff could rewrite what the reviewer sees (erase
+    // lines, move the cursor): such content is summarised like binary content.
+    let control = |b: &u8| *b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r' | 0x0c);
+    if bytes.iter().any(control) || bytes.contains(&0x7f) {
         return Ok((None, len));
     }
     Ok((String::from_utf8(bytes).ok(), len))
@@ -249,7 +272,7 @@ fn text_diff(
     new: Option<&Path>,
     out: &mut impl Write,
 ) -> Result<()> {
-    let p = rel.display();
+    let p = shown(rel);
     let (old_text, old_len) = match old {
         Some(o) => text_of(o)?,
         None => (Some(String::new()), 0),
@@ -277,7 +300,11 @@ fn text_diff(
     } else {
         "/dev/null".into()
     };
-    let diff = similar::TextDiff::from_lines(&a, &b);
+    // A crafted pair of files can make a line diff quadratic: past the deadline `similar`
+    // falls back to a coarser (still correct) diff.
+    let diff = similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(2))
+        .diff_lines(&a, &b);
     write!(
         out,
         "{}",
@@ -383,4 +410,22 @@ impl Drop for RunChanges {
             Err(e) => eprintln!("palisade: change set {id}: {e}"),
         }
     }
+}
+
+/// A path as it may be printed: the command chose these names, so control characters (a
+/// newline forging a line, an escape sequence) are shown escaped, never sent to the terminal.
+fn shown(p: &Path) -> String {
+    let text = p.to_string_lossy();
+    if !text.chars().any(char::is_control) {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

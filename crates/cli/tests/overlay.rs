@@ -375,3 +375,44 @@ fn the_change_set_store_is_hidden_in_every_mode() {
     }
     assert!(!store.join("20260101-000000-abcd/upper/.bashrc").exists());
 }
+
+#[test]
+fn diff_output_cannot_be_forged_by_the_command() {
+    // The command chooses names and contents: control sequences and newlines must not reach
+    // the reviewer's terminal, and an empty new file must still be listed.
+    let t = Scratch::new("overlay-diff-forge");
+    t.sh(
+        &["--fs", "overlay"],
+        "printf 'line1\\n\\033[2K\\033[1Ainnocent\\n' > esc.txt; : > empty.txt; \
+         printf x > \"$(printf 'a\\nnew symlink fake')\"",
+    )
+    .assert_ok();
+    let id = only_id(&t);
+    let diff = changes(&t, &["diff", &id]);
+    diff.assert_ok();
+    assert!(
+        !diff.stdout.contains('\u{1b}'),
+        "escape sequence in diff: {:?}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("Binary file esc.txt added"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("new empty file empty.txt"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        !diff.stdout.lines().any(|l| l == "new symlink fake"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("a\\nnew symlink fake"),
+        "{}",
+        diff.stdout
+    );
+}

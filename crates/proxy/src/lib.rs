@@ -32,8 +32,8 @@ pub mod resolve;
 mod scrub;
 pub mod secret;
 pub mod sni;
-mod splice;
 mod socks;
+mod splice;
 pub mod target;
 pub mod tls;
 
@@ -371,15 +371,21 @@ async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener) {
     // Connections live in this set: when serve() is dropped, this loop is aborted and the
     // set's drop aborts every connection task with it.
     let mut conns = JoinSet::new();
+    let mut failing = false;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    failing = false;
                     conns.spawn(handle_conn(proxy.clone(), stream));
                 }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning; never give up.
-                    tracing::warn!("proxy accept failed: {e}");
+                    // EMFILE and friends: back off instead of spinning; never give up. One
+                    // line per streak of failures: the user's terminal is not a log.
+                    if !failing {
+                        tracing::warn!("proxy accept failed: {e} (retrying; further failures not shown)");
+                        failing = true;
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

@@ -185,7 +185,13 @@ fn init_tracing(verbose: u8) {
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        // Library chatter (a client's reset streams, TLS alerts) is the proxy's business and
+        // lands in the audit log; it must not scroll through the user's terminal.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!(
+                "{level},h2=error,hyper=error,rustls=error,tokio_rustls=error"
+            ))
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -56,6 +56,19 @@ pub fn is_name_hidden<S: AsRef<str>>(patterns: &[S], name: &str) -> bool {
 /// Matches one file name against one pattern (no `!` handling). A leading `.` in the name is
 /// matched by `*` like any character: `*.pem` matches `.pem` too, a secret all the same.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
+    // The common shapes (`.env`, `*.pem`, `id_rsa*`, `.env.*`) without allocating: the walk
+    // over a large workspace calls this for every file name and pattern.
+    let special = |c: char| matches!(c, '*' | '?' | '[');
+    match pattern.find(special) {
+        None => return pattern == name,
+        Some(i) if !pattern[i + 1..].contains(special) && pattern[i..].starts_with('*') => {
+            let (head, tail) = (&pattern[..i], &pattern[i + 1..]);
+            return name.len() >= head.len() + tail.len()
+                && name.starts_with(head)
+                && name.ends_with(tail);
+        }
+        _ => {}
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     // Iterative wildcard matching with one backtrack point: linear in practice, and no

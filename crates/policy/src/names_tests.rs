@@ -111,3 +111,26 @@ fn pattern_validation() {
     );
     assert_eq!(validate_name_pattern("!*.pem"), Ok(()));
 }
+
+#[test]
+fn fast_shapes_match_like_the_general_matcher() {
+    // (pattern, name, expected): the literal and single-star shapes take the fast path.
+    let cases = [
+        (".env", ".env", true),
+        (".env", ".envx", false),
+        ("*.pem", ".pem", true),
+        ("*.pem", "a.pem.bak", false),
+        ("id_rsa*", "id_rsa", true),
+        ("id_rsa*", "id_rsa.pub", true),
+        ("id_rsa*", "xid_rsa", false),
+        (".env.*", ".env.", true),
+        (".env.*", ".env", false),
+        ("client_secret*.json", "client_secret_1.json", true),
+        ("client_secret*.json", "client_secret.jso", false),
+        ("ab*ab", "ab", false),
+        ("ab*ab", "abab", true),
+    ];
+    for (p, n, want) in cases {
+        assert_eq!(glob_match(p, n), want, "{p} vs {n}");
+    }
+}

@@ -97,6 +97,10 @@ enum Kind {
 const SYSTEM_DIRS: &[&str] = &["/proc", "/dev", "/sys"];
 
 pub fn build_fs_plan(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
+    super::resolve::with_cache(|| plan_with(inputs))
+}
+
+fn plan_with(inputs: &FsInputs) -> Result<FsPlan, ResolveError> {
     let mut plan = FsPlan::default();
     let mut rules: BTreeMap<PathBuf, Kind> = BTreeMap::new();
     let lexical_roots: Vec<PathBuf> = std::iter::once(inputs.workspace.clone())

@@ -46,38 +46,73 @@ pub fn resolve_rule_path(
 }
 
 /// Canonicalises the longest existing prefix of `path` and appends the rest.
+///
+/// A missing component is found with one `lstat` per level instead of a failing `realpath`
+/// (which walks every component again), and existing prefixes are canonicalised through a
+/// per-plan cache: the built-in lists name some 150 paths under a handful of directories.
 fn canonicalize_existing_prefix(path: &Path) -> Option<PathBuf> {
     let mut existing = path.to_path_buf();
     let mut tail: Vec<std::ffi::OsString> = Vec::new();
+    let finish = |mut c: PathBuf, tail: &[std::ffi::OsString]| {
+        for part in tail.iter().rev() {
+            c.push(part);
+        }
+        c
+    };
     loop {
-        match std::fs::canonicalize(&existing) {
-            Ok(mut c) => {
-                for part in tail.iter().rev() {
-                    c.push(part);
-                }
-                return Some(c);
-            }
+        match existing.symlink_metadata() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // A dangling symlink at this level: follow it lexically is unsafe; treat its
-                // target as the path so a planted dangling link cannot hide the escape.
-                if let Ok(target) = std::fs::read_link(&existing) {
-                    let base = existing.parent().unwrap_or(Path::new("/"));
-                    let joined = normalize(&base.join(target));
-                    let mut c = canonicalize_existing_prefix(&joined)?;
-                    for part in tail.iter().rev() {
-                        c.push(part);
-                    }
-                    return Some(c);
-                }
                 let name = existing.file_name()?.to_os_string();
                 tail.push(name);
                 if !existing.pop() {
                     return None;
                 }
+                continue;
+            }
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+        match canonical(&existing) {
+            Ok(c) => return Some(finish(c, &tail)),
+            Err(std::io::ErrorKind::NotFound) => {
+                // A dangling symlink at this level: following it lexically is unsafe; treat its
+                // target as the path so a planted dangling link cannot hide the escape.
+                let target = std::fs::read_link(&existing).ok()?;
+                let base = existing.parent().unwrap_or(Path::new("/"));
+                let joined = normalize(&base.join(target));
+                return canonicalize_existing_prefix(&joined).map(|c| finish(c, &tail));
             }
             Err(_) => return None,
         }
     }
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<Option<std::collections::HashMap<PathBuf, Result<PathBuf, std::io::ErrorKind>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with canonicalisation results cached, then forgets them: the cache lives for one
+/// plan, so a later plan sees the filesystem as it is then.
+pub(crate) fn with_cache<R>(f: impl FnOnce() -> R) -> R {
+    CACHE.with(|c| *c.borrow_mut() = Some(Default::default()));
+    let r = f();
+    CACHE.with(|c| *c.borrow_mut() = None);
+    r
+}
+
+fn canonical(p: &Path) -> Result<PathBuf, std::io::ErrorKind> {
+    let cached = CACHE.with(|c| c.borrow().as_ref().and_then(|m| m.get(p).cloned()));
+    if let Some(r) = cached {
+        return r;
+    }
+    let r = std::fs::canonicalize(p).map_err(|e| e.kind());
+    CACHE.with(|c| {
+        if let Some(m) = c.borrow_mut().as_mut() {
+            m.insert(p.to_path_buf(), r.clone());
+        }
+    });
+    r
 }
 
 /// Lexical normalisation of `.` and `..` for an absolute path.

@@ -238,21 +238,42 @@ pub fn summary_line(denied: &[DeniedTarget]) -> Option<String> {
         return None;
     }
     let total: u64 = denied.iter().map(|d| d.count).sum();
+    let name = |d: &DeniedTarget| match d.target.as_str() {
+        "" => "(malformed request)".to_string(),
+        t => t.to_string(),
+    };
     let shown: Vec<String> = denied
         .iter()
         .take(5)
         .map(|d| match d.count {
-            1 => format!("{} ({})", d.target, d.reason.as_str()),
-            n => format!("{} ({}, {n}x)", d.target, d.reason.as_str()),
+            1 => format!("{} ({})", name(d), d.reason.as_str()),
+            n => format!("{} ({}, {n}x)", name(d), d.reason.as_str()),
         })
         .collect();
     let more = match denied.len() {
         n if n > 5 => format!(" and {} more", n - 5),
         _ => String::new(),
     };
+    // The allow flag only helps with refusals the allowlist made; a credential-scope,
+    // tunnel-limit or malformed-request refusal is not fixed by allowing a host.
+    let by_policy = denied.iter().any(|d| {
+        matches!(
+            d.reason,
+            Reason::NoRule
+                | Reason::DenyRule
+                | Reason::PortNotAllowed
+                | Reason::IpLiteral
+                | Reason::LocalTarget
+                | Reason::NonPublicIp
+        )
+    });
+    let hint = if by_policy {
+        "allow one with --allow-domain HOST:PORT, see `palisade log --denied`"
+    } else {
+        "see `palisade log --denied`"
+    };
     Some(format!(
-        "palisade: network denied {total} connection(s): {}{more}; allow one with \
-         --allow-domain HOST:PORT, see `palisade log --denied`",
+        "palisade: network denied {total} connection(s): {}{more}; {hint}",
         shown.join(", ")
     ))
 }
@@ -295,6 +316,28 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn summary_hints_at_the_allow_flag_only_for_policy_refusals() {
+        let d = |target: &str, reason| DeniedTarget {
+            target: target.into(),
+            reason,
+            count: 1,
+        };
+        let policy = summary_line(&[d("x.test:443", Reason::NoRule)]).unwrap();
+        assert_eq!(
+            policy,
+            "palisade: network denied 1 connection(s): x.test:443 (no_rule); allow one with \
+             --allow-domain HOST:PORT, see `palisade log --denied`"
+        );
+        let other = summary_line(&[d("", Reason::BadRequest), d("x.test:443", Reason::Limit)]);
+        assert_eq!(
+            other.unwrap(),
+            "palisade: network denied 2 connection(s): (malformed request) (bad_request), \
+             x.test:443 (limit); see `palisade log --denied`"
+        );
+        assert_eq!(summary_line(&[]), None);
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

@@ -79,7 +79,7 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     }
     let mut extra = palisade_proxy::sandbox_env(PROXY_PORT, &exe);
     extra.extend(proxy_add.env);
-    let (pass, set) = env_rules(&eff.policy.env, &args.policy.env);
+    let (pass, set) = env_rules(&eff.policy.env);
     let creds = proxy.credentials();
     let mut env = build_env(
         std::env::vars_os(),
@@ -313,10 +313,8 @@ impl AsRawFd for Fd {
     }
 }
 
-fn env_rules(
-    env: &palisade_policy::Env,
-    _flags: &[String],
-) -> (Vec<String>, Vec<(String, String)>) {
+/// `--env` flags are already folded into the policy's `env` table by `Policy::extend`.
+fn env_rules(env: &palisade_policy::Env) -> (Vec<String>, Vec<(String, String)>) {
     let set = env
         .set
         .iter()

@@ -279,7 +279,11 @@ async fn supervise(
             r = ctl.readable() => {
                 let mut guard = r.context("control socket")?;
                 guard.retain_ready();
-                return sandbox.outcome().map(Ended::Command).map_err(|e| anyhow!(e).into());
+                let (outcome, notes) = sandbox.outcome().map_err(|e| anyhow!(e))?;
+                for note in notes {
+                    eprintln!("palisade: warning: {note}");
+                }
+                return Ok(Ended::Command(outcome));
             }
             sig = forwarded => sandbox.signal(sig),
             _ = &mut deadline => {

@@ -132,23 +132,26 @@ impl Sandbox {
         self.ctl.as_raw_fd()
     }
 
-    /// Reads the command's outcome (after `ctl_fd` became readable, or blocking).
-    pub fn outcome(&self) -> Result<Outcome, SandboxError> {
+    /// Reads the command's outcome (after `ctl_fd` became readable, or blocking), with the
+    /// notes init sent about the run (for the caller to show).
+    pub fn outcome(&self) -> Result<(Outcome, Vec<String>), SandboxError> {
+        let mut notes = Vec::new();
         let status = loop {
             match protocol::recv(&self.ctl) {
                 Ok((Msg::Exited(status), _)) => break status,
-                Ok((Msg::Note(text), _)) => eprintln!("palisade: warning: {text}"),
+                Ok((Msg::Note(text), _)) => notes.push(text),
                 Ok((other, _)) => {
                     return Err(SandboxError::Protocol(format!("unexpected {other:?}")))
                 }
                 Err(e) => return Err(SandboxError::Protocol(format!("init hung up: {e}"))),
             }
         };
-        Ok(if libc::WIFSIGNALED(status) {
+        let outcome = if libc::WIFSIGNALED(status) {
             Outcome::Signaled(libc::WTERMSIG(status))
         } else {
             Outcome::Exited(libc::WEXITSTATUS(status))
-        })
+        };
+        Ok((outcome, notes))
     }
 
     /// Sends a signal to init, which forwards it to the command's process group.
